@@ -1,0 +1,81 @@
+#include "environment.h"
+
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace infermeter {
+
+namespace {
+
+// The value after "key:" on the first line that starts with key.
+std::string field(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key, 0) != 0) continue;
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const auto begin = line.find_first_not_of(" \t", colon + 1);
+    return begin == std::string::npos ? "" : line.substr(begin);
+  }
+  return "";
+}
+
+// The NVIDIA driver publishes GPU names without any CUDA library; GPUs are
+// listed by PCI address, which is CUDA's default order for identical cards.
+nlohmann::json cuda_device_name(int index) {
+  const std::filesystem::path root = "/proc/driver/nvidia/gpus";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(root, ec)) return nullptr;
+  std::vector<std::filesystem::path> gpus;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) gpus.push_back(entry.path());
+  std::sort(gpus.begin(), gpus.end());
+  if (index < 0 || index >= static_cast<int>(gpus.size())) return nullptr;
+  const auto name = field((gpus[index] / "information").string(), "Model");
+  return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name);
+}
+
+nlohmann::json driver_version() {
+  std::ifstream in("/proc/driver/nvidia/version");
+  std::string line;
+  if (!std::getline(in, line)) return nullptr;
+  const auto kernel_module = line.find("Kernel Module");
+  if (kernel_module == std::string::npos) return line;
+  const auto begin = line.find_first_not_of(" \t", kernel_module + 13);
+  return line.substr(begin, line.find(' ', begin) - begin);
+}
+
+std::string utc_timestamp() {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
+}
+
+}  // namespace
+
+nlohmann::json describe_environment(const c10::Device& device) {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  const std::string cpu = field("/proc/cpuinfo", "model name");
+  return {
+      {"torch_version", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+                            std::to_string(TORCH_VERSION_PATCH)},
+      {"device", device.str()},
+      {"device_name", device.is_cuda() ? cuda_device_name(device.index()) : nlohmann::json(cpu)},
+      {"driver_version", device.is_cuda() ? driver_version() : nlohmann::json(nullptr)},
+      {"cpu_model", cpu},
+      {"cpu_count", std::thread::hardware_concurrency()},
+      {"intra_op_threads", at::get_num_threads()},
+      {"hostname", host},
+      {"timestamp", utc_timestamp()},
+  };
+}
+
+}  // namespace infermeter
