@@ -1,5 +1,7 @@
 #include "engine.h"
 
+#include <c10/core/InferenceMode.h>
+
 #include <chrono>
 #include <cmath>
 
@@ -64,6 +66,9 @@ Measurement measure_unchecked(const RunConfig& config, const AbortCheck& should_
                                 " differs from the leading dimension of the explicit inputs (" +
                                 std::to_string(config.inputs.front().shape.at(0)) + ")");
 
+  // Inference mode on this thread too: the probe request and every replica
+  // copy then see the same grad state as the workers.
+  c10::InferenceMode inference_mode;
   auto model = open_model(config, device);
   // One request before any thread starts: a wrong input shape or dtype fails
   // here with the model's own message rather than mid-run.

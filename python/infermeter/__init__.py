@@ -1,1 +1,10 @@
+"""infermeter: precise, reproducible measurement of PyTorch inference."""
 
+from infermeter._native import EngineError
+from infermeter.bench import benchmark
+from infermeter.input_spec import InputSpec, ModelInputs
+from infermeter.result import LatencySummary, Result
+from infermeter.torchscript_export import save_torchscript
+
+__all__ = ["EngineError", "InputSpec", "LatencySummary", "ModelInputs", "Result", "benchmark", "save_torchscript"]
+__version__ = "0.1.0"

@@ -1,0 +1,8 @@
+"""Loads the compiled engine; torch must be imported first so that its
+libraries are in the process before the extension links against them."""
+
+import torch  # noqa: F401
+
+from infermeter._core import EngineError, run  # noqa: E402
+
+__all__ = ["EngineError", "run"]

@@ -1,0 +1,66 @@
+"""`infermeter.benchmark`: measure a TorchScript file or an nn.Module."""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+from pathlib import Path
+
+import torch
+
+from infermeter import _native
+from infermeter.input_spec import dtype_name
+from infermeter.result import Result
+from infermeter.torchscript_export import as_tuple, save_torchscript
+
+
+def _explicit(inputs) -> list[tuple[str, list[int], str, bytes]]:
+    out = []
+    for i, t in enumerate(as_tuple(inputs)):
+        t = t.detach().contiguous().cpu()
+        raw = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        out.append((f"input{i}", list(t.shape), dtype_name(t.dtype), raw))
+    return out
+
+
+def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int = 1, device: str = "cpu",
+              replicas: str = "per-thread", warmup: float = 1.0, warmup_min_requests: int = 2,
+              duration: float | None = 5.0, requests: int | None = None, window: float = 0.1, seed: int = 0,
+              calibrate: bool = True) -> Result:
+    """Measures `model` with `threads` native clients in a closed loop.
+
+    model: a TorchScript file path, or an nn.Module (traced on `inputs`).
+    inputs: tensors to send with every request; by default they are generated
+        from the spec stored in the TorchScript file, with `batch_size` applied
+        to the leading dimension. With explicit inputs the batch size is their
+        leading dimension.
+    duration / requests: measuring stops at whichever comes first; pass
+        duration=None to stop on the request count alone.
+    """
+    if inputs is not None:
+        explicit = _explicit(inputs)
+        leading = explicit[0][1][0] if explicit[0][1] else 1
+        if batch_size is not None and batch_size != leading:
+            raise ValueError(f"batch_size={batch_size} but the explicit inputs have leading dimension {leading}")
+        batch_size = leading
+    else:
+        explicit = []
+        batch_size = 1 if batch_size is None else batch_size
+
+    with tempfile.TemporaryDirectory(prefix="infermeter-") as tmp:
+        if isinstance(model, torch.nn.Module):
+            if inputs is None:
+                raise ValueError("an nn.Module needs example inputs to be traced: pass inputs=...")
+            path = save_torchscript(model, inputs, Path(tmp) / "model.pt",
+                                    info={"source": type(model).__qualname__})
+        elif isinstance(model, (str, Path)):
+            path = Path(model)
+        else:
+            raise TypeError(f"model must be a TorchScript file path or an nn.Module, not {type(model).__name__}")
+        text = _native.run(str(path), device, batch_size, threads, replicas, warmup, warmup_min_requests,
+                           duration, requests, window, seed, explicit, calibrate)
+    doc = json.loads(text)
+    doc["environment"] |= {"runner": "python", "python_version": platform.python_version(),
+                           "torch_build": torch.__version__}
+    return Result(doc)
