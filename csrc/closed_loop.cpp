@@ -59,12 +59,12 @@ void worker_loop(Worker& w, Shared& shared, StopRule& stop) {
       w.recorder->record(t1 - shared.measure_start_ns.load(std::memory_order_relaxed), t1 - t0);
       if (w.timer) w.recorder->record_device(w.timer->elapsed_ns());
     }
-  } catch (const c10::Error& e) {
-    std::lock_guard lock(shared.mutex);
-    if (shared.error.empty()) shared.error = short_message(e);
   } catch (const std::exception& e) {
     std::lock_guard lock(shared.mutex);
-    if (shared.error.empty()) shared.error = e.what();
+    if (shared.error.empty()) shared.error = short_message(e);
+  } catch (...) {
+    std::lock_guard lock(shared.mutex);
+    if (shared.error.empty()) shared.error = "unknown failure";
   }
   {
     std::lock_guard lock(shared.mutex);

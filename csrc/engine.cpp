@@ -76,7 +76,9 @@ Measurement measure_unchecked(const RunConfig& config, const AbortCheck& should_
     auto probe = model->make_replica(0);
     (void)probe->infer();
     synchronize(device);
-  } catch (const c10::Error& e) {
+  } catch (const std::invalid_argument&) {
+    throw;
+  } catch (const std::exception& e) {
     throw EngineError("model '" + config.model_path + "' failed on its inputs " + model->describe()["inputs"].dump() +
                       ": " + short_message(e));
   }

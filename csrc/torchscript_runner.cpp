@@ -51,10 +51,8 @@ TorchScriptRunner::TorchScriptRunner(const RunConfig& config, const c10::Device&
   torch::jit::ExtraFilesMap extra{{kInputSpecFile, ""}, {kExportInfoFile, ""}};
   try {
     module_ = torch::jit::load(path, device_, extra);
-  } catch (const c10::Error& e) {
-    throw EngineError("cannot load '" + path + "' as a TorchScript model: " + short_message(e));
   } catch (const std::exception& e) {
-    throw EngineError("cannot load '" + path + "' as a TorchScript model: " + e.what());
+    throw EngineError("cannot load '" + path + "' as a TorchScript model: " + short_message(e));
   }
   module_.eval();
   if (!module_.find_method("forward")) throw EngineError("TorchScript model '" + path + "' has no forward method");

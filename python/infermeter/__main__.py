@@ -1,0 +1,5 @@
+import sys
+
+from infermeter.cli import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""The `infermeter` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from infermeter import _native
+
+
+def _run(args) -> int:
+    from infermeter.bench import benchmark
+
+    duration = args.duration if args.duration is not None else (None if args.requests else 5.0)
+    result = benchmark(args.model, batch_size=args.batch_size, threads=args.threads, device=args.device,
+                       replicas=args.replicas, warmup=args.warmup, duration=duration, requests=args.requests,
+                       window=args.window, seed=args.seed, calibrate=not args.no_calibrate)
+    print(result.summary())
+    if args.json:
+        result.save(args.json)
+        print(f"result written to {args.json}")
+    return 0
+
+
+def _demo(args) -> int:
+    from infermeter.demo import run_demo
+
+    run_demo(duration=args.duration, warmup=args.warmup)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="infermeter", description="Measure PyTorch inference precisely.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="measure a TorchScript model exported by infermeter")
+    run.add_argument("model", help="TorchScript file with an embedded input spec")
+    run.add_argument("--batch-size", type=int, default=1)
+    run.add_argument("--threads", type=int, default=1, help="concurrent client threads (default 1)")
+    run.add_argument("--device", default="cpu", help="cpu or cuda:N (default cpu)")
+    run.add_argument("--replicas", choices=["per-thread", "shared"], default="per-thread")
+    run.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds, excluded (default 1)")
+    run.add_argument("--duration", type=float, default=None,
+                     help="measuring seconds (default 5, or unlimited when --requests is given)")
+    run.add_argument("--requests", type=int, default=None, help="stop after this many measured requests")
+    run.add_argument("--window", type=float, default=0.1, help="throughput-over-time window, seconds")
+    run.add_argument("--seed", type=int, default=0, help="seed for generated inputs")
+    run.add_argument("--json", help="write the full result here")
+    run.add_argument("--no-calibrate", action="store_true", help="skip measuring the harness's own costs")
+    run.set_defaults(func=_run)
+
+    demo = sub.add_parser("demo", help="the built-in default: resnet18 (random weights) on the CPU")
+    demo.add_argument("--duration", type=float, default=3.0)
+    demo.add_argument("--warmup", type=float, default=1.0)
+    demo.set_defaults(func=_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, _native.EngineError) as e:
+        print(f"infermeter: {e}", file=sys.stderr)
+        return 2 if isinstance(e, (ValueError, TypeError)) else 1
+    except KeyboardInterrupt:
+        print("infermeter: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

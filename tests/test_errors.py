@@ -1,0 +1,94 @@
+"""Bad input gives a clear exception naming the problem, never a crash."""
+
+import pytest
+import torch
+
+from infermeter import EngineError, benchmark, save_torchscript
+from infermeter.torchscript_export import quiet_torchscript
+
+QUICK = dict(warmup=0.0, duration=None, requests=5, calibrate=False)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(EngineError, match="model file not found: .*nothing.pt"):
+        benchmark(tmp_path / "nothing.pt", **QUICK)
+
+
+def test_file_that_is_not_torchscript(tmp_path):
+    bad = tmp_path / "garbage.pt"
+    bad.write_bytes(b"this is not a zip archive" * 100)
+    with pytest.raises(EngineError, match="cannot load .*garbage.pt.* as a TorchScript model"):
+        benchmark(bad, **QUICK)
+
+
+def test_torchscript_without_input_spec(tmp_path):
+    path = tmp_path / "plain.pt"
+    with quiet_torchscript():
+        torch.jit.save(torch.jit.script(torch.nn.Linear(3, 3)), str(path))
+    with pytest.raises(ValueError, match="stores no input spec"):
+        benchmark(path, **QUICK)
+    # Explicit inputs make it usable.
+    assert benchmark(path, inputs=torch.randn(2, 3), **QUICK).requests == 5
+
+
+def test_wrong_input_shape(linear_model):
+    with pytest.raises(EngineError, match=r"linear.pt' failed on its inputs .*\[2,5\].*mat1 and mat2 shapes"):
+        benchmark(linear_model, inputs=torch.randn(2, 5), **QUICK)
+
+
+def test_wrong_input_dtype(linear_model):
+    with pytest.raises(EngineError, match="failed on its inputs.*Long"):
+        benchmark(linear_model, inputs=torch.ones(2, 16, dtype=torch.int64), **QUICK)
+
+
+@pytest.mark.parametrize("device, message", [
+    ("gpu:0", "unknown device 'gpu:0'"),
+    ("tpu", "unknown device 'tpu'"),
+    ("meta", "unsupported device 'meta'"),
+])
+def test_unknown_device(linear_model, device, message):
+    with pytest.raises(ValueError, match=message):
+        benchmark(linear_model, device=device, **QUICK)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without a GPU")
+def test_cuda_without_gpu(linear_model):
+    with pytest.raises(ValueError, match="'cuda:0' is not available"):
+        benchmark(linear_model, device="cuda:0", **QUICK)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(threads=0), "threads must be >= 1"),
+    (dict(threads=-3), "threads must be >= 1"),
+    (dict(batch_size=0), "batch_size must be >= 1"),
+    (dict(batch_size=-1), "batch_size must be >= 1"),
+    (dict(requests=0), "requests must be >= 1"),
+    (dict(duration=-1.0, requests=None), "duration must be > 0"),
+    (dict(duration=None, requests=None), "give a duration, a request count, or both"),
+    (dict(replicas="some"), "replicas must be 'per-thread' or 'shared'"),
+])
+def test_bad_arguments(linear_model, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        benchmark(linear_model, **(QUICK | kwargs))
+
+
+def test_batch_size_conflicting_with_explicit_inputs(linear_model):
+    with pytest.raises(ValueError, match="batch_size=3 but the explicit inputs have leading dimension 2"):
+        benchmark(linear_model, inputs=torch.randn(2, 16), batch_size=3, **QUICK)
+
+
+def test_model_failing_mid_run_joins_threads_and_reports(tmp_path):
+    class FailsOnThirdCall(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("calls", torch.zeros(1))
+
+        def forward(self, x):
+            self.calls += 1
+            if bool(self.calls > 3):
+                raise RuntimeError("model broke on purpose")
+            return x
+
+    path = save_torchscript(FailsOnThirdCall(), torch.randn(1, 2), tmp_path / "fails.pt", method="script")
+    with pytest.raises(EngineError, match="fails.pt' failed while measuring: .*model broke on purpose"):
+        benchmark(path, threads=2, replicas="shared", warmup=0.0, duration=2.0, calibrate=False)
