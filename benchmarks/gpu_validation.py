@@ -44,11 +44,13 @@ def main() -> int:
                 r = infermeter.benchmark(path, batch_size=batch, threads=threads, device=args.device,
                                          duration=args.duration, warmup=1.0)
                 r.save(args.out / f"resnet50_{precision}_b{batch}_t{threads}.json")
-                host, dev = r.latency, r.device_latency
+                host, launch, dev = r.latency, r.launch_latency, r.device_latency
                 if dev is None or dev.p50 > host.p50:
                     failures.append(f"{precision} b{batch} t{threads}: device time missing or above host")
-                rows.append((precision, batch, threads, r.inferences_per_s, host.p50, host.p95, dev.p50 if dev else
-                             float("nan"), dev.p95 if dev else float("nan"), r.calibration["noop_request_ns"]))
+                if launch is None or launch.p50 > host.p50:
+                    failures.append(f"{precision} b{batch} t{threads}: launch time missing or above host")
+                rows.append((precision, batch, threads, r.inferences_per_s, host.p50, host.p95, launch.p50, dev.p50,
+                             dev.p95, r.calibration["noop_request_ns"]))
                 print(f"{precision} batch {batch} threads {threads}: {r.inferences_per_s:.0f} inf/s", flush=True)
 
     binary = shutil.which("infermeter-bench") or str(Path(sys.executable).parent / "infermeter-bench")
@@ -60,11 +62,11 @@ def main() -> int:
 
     print(f"\n{torch.cuda.get_device_name(0)}, torch {torch.__version__}, "
           f"driver {native.environment['driver_version']}\n")
-    print("| precision | batch | threads | inferences/s | host p50 ms | host p95 ms | device p50 ms | device p95 ms "
-          "| harness ns/request |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| precision | batch | threads | inferences/s | host p50 ms | host p95 ms | launch p50 ms | device p50 ms "
+          "| device p95 ms | harness ns/request |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
-        print("| {} | {} | {} | {:.1f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.0f} |".format(*row))
+        print("| {} | {} | {} | {:.1f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.0f} |".format(*row))
     lat = native.latency
     print(f"\nnative binary, fp32 batch 1, 1 thread: {native.inferences_per_s:.1f} inf/s, host p50 {lat.p50:.3f} ms, "
           f"device p50 {native.device_latency.p50:.3f} ms; device name in result: {native.environment['device_name']}")

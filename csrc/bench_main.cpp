@@ -125,7 +125,7 @@ void print_summary(const nlohmann::json& r) {
               m["interrupted"].get<bool>() ? " (interrupted)" : "");
   std::printf("throughput   %.1f inferences/s, %.1f requests/s\n", m["inferences_per_s"].get<double>(),
               m["requests_per_s"].get<double>());
-  for (const char* kind : {"host", "device"}) {
+  for (const char* kind : {"host", "launch", "device"}) {
     const auto& l = r["latency"][kind];
     if (l.is_null()) continue;
     std::printf("%-6s ms    mean %.3f  p50 %.3f  p90 %.3f  p95 %.3f  p99 %.3f  max %.3f\n", kind,

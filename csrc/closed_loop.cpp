@@ -49,6 +49,7 @@ void worker_loop(Worker& w, Shared& shared, StopRule& stop) {
       const int64_t t0 = now_ns();
       if (w.timer) w.timer->start();
       c10::IValue output = w.replica->infer();
+      const int64_t launched = w.timer ? now_ns() : 0;
       if (w.timer) w.timer->stop_and_wait();
       const int64_t t1 = now_ns();
       output = c10::IValue();
@@ -57,7 +58,7 @@ void worker_loop(Worker& w, Shared& shared, StopRule& stop) {
         continue;
       }
       w.recorder->record(t1 - shared.measure_start_ns.load(std::memory_order_relaxed), t1 - t0);
-      if (w.timer) w.recorder->record_device(w.timer->elapsed_ns());
+      if (w.timer) w.recorder->record_gpu(launched - t0, w.timer->elapsed_ns());
     }
   } catch (const std::exception& e) {
     std::lock_guard lock(shared.mutex);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -41,14 +42,15 @@ nlohmann::json cuda_device_name(int index) {
   return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name);
 }
 
+// "NVRM version: NVIDIA UNIX ... Kernel Module for x86_64  580.159.04  Release Build ...":
+// the first dotted number is the driver's version.
 nlohmann::json driver_version() {
   std::ifstream in("/proc/driver/nvidia/version");
-  std::string line;
-  if (!std::getline(in, line)) return nullptr;
-  const auto kernel_module = line.find("Kernel Module");
-  if (kernel_module == std::string::npos) return line;
-  const auto begin = line.find_first_not_of(" \t", kernel_module + 13);
-  return line.substr(begin, line.find(' ', begin) - begin);
+  for (std::string word; in >> word;)
+    if (!word.empty() && std::isdigit(static_cast<unsigned char>(word[0])) && word.find('.') != std::string::npos &&
+        word.find_first_not_of("0123456789.") == std::string::npos)
+      return word;
+  return nullptr;
 }
 
 std::string utc_timestamp() {

@@ -20,11 +20,18 @@ class Recorder {
     ++completions_[std::min(w, completions_.size() - 1)];
     if (completed_at_ns > last_completion_ns_) last_completion_ns_ = completed_at_ns;
   }
-  void record_device(int64_t device_ns) noexcept { device_.record(device_ns); }
+  // On a GPU: the CPU's time to issue the request (until the call returned)
+  // and the GPU's time between events around it. Launch near host latency
+  // means the CPU launching kernels, not the GPU, bounds the request.
+  void record_gpu(int64_t launch_ns, int64_t device_ns) noexcept {
+    launch_.record(launch_ns);
+    device_.record(device_ns);
+  }
 
   void merge(const Recorder& other);
 
   const Histogram& host() const { return host_; }
+  const Histogram& launch() const { return launch_; }
   const Histogram& device() const { return device_; }
   const std::vector<int64_t>& completions() const { return completions_; }
   // Offset of the last completion from the measurement start.
@@ -33,6 +40,7 @@ class Recorder {
  private:
   int64_t window_ns_;
   Histogram host_;
+  Histogram launch_;
   Histogram device_;
   std::vector<int64_t> completions_;
   int64_t last_completion_ns_ = 0;

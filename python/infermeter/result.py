@@ -77,6 +77,13 @@ class Result:
         doc = self._doc["latency"]["device"]
         return LatencySummary.from_doc(doc) if doc else None
 
+    @property
+    def launch_latency(self) -> LatencySummary | None:
+        """On a GPU, CPU time to issue each request (until the model call
+        returned, before waiting for the GPU); None on the CPU."""
+        doc = self._doc["latency"]["launch"]
+        return LatencySummary.from_doc(doc) if doc else None
+
     @cached_property
     def histogram(self) -> HdrHistogram:
         """Host latency in nanoseconds."""
@@ -136,7 +143,7 @@ class Result:
             f"requests     {m['requests']} in {m['elapsed_s']:.3f} s" + (" (interrupted)" if m["interrupted"] else ""),
             f"throughput   {m['inferences_per_s']:.1f} inferences/s, {m['requests_per_s']:.1f} requests/s",
         ]
-        for label, lat in (("host", self.latency), ("device", self.device_latency)):
+        for label, lat in (("host", self.latency), ("launch", self.launch_latency), ("device", self.device_latency)):
             if lat:
                 lines.append(f"{label:<6} ms    mean {lat.mean:.3f}  p50 {lat.p50:.3f}  p90 {lat.p90:.3f}  "
                              f"p95 {lat.p95:.3f}  p99 {lat.p99:.3f}  max {lat.max:.3f}")
