@@ -1,16 +1,18 @@
 # Set-up is idempotent: `make demo` and `make test` each install what they need.
+# The extension is built without build isolation, so that it links the torch
+# installed here rather than one pip would fetch into an isolated build env.
 PYTHON ?= python3
 # This machine's disk carries these torch builds; other machines may pin others.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 BUILD_DEPS = scikit-build-core pybind11 nlohmann-json cmake ninja
 RUN_DEPS = numpy hdrhistogram pytest
+PIP = $(PYTHON) -m pip install -q --root-user-action=ignore
 
 .PHONY: install demo test bench
 
 install:
-	$(PYTHON) -m pip install -q $(TORCH_SPEC) $(BUILD_DEPS) $(RUN_DEPS)
-	# Without build isolation, so the extension links the torch installed above.
-	$(PYTHON) -m pip install -q --no-build-isolation --no-deps -e .
+	$(PIP) $(TORCH_SPEC) $(BUILD_DEPS) $(RUN_DEPS)
+	$(PIP) --no-build-isolation --no-deps -e .
 
 demo: install
 	$(PYTHON) -m infermeter demo
