@@ -20,7 +20,8 @@ Measures a TorchScript model exported by infermeter (its input spec is stored
 in the file) with native client threads in a closed loop.
 
 options:
-  --batch-size N            requests carry N inferences (default 1)
+  --batch-size N            requests carry N inferences (default 1, or the batch the model was
+                            exported for when its graph is fixed to it)
   --threads N               concurrent client threads (default 1)
   --device DEV              cpu or cuda:N (default cpu)
   --replicas MODE           per-thread (a copy of the weights per thread) or shared (default per-thread)

@@ -14,7 +14,7 @@ using namespace infermeter;
 
 namespace {
 
-std::string run(const std::string& model_path, const std::string& device, int64_t batch_size, int threads,
+std::string run(const std::string& model_path, const std::string& device, std::optional<int64_t> batch_size, int threads,
                 const std::string& replicas, double warmup_s, int64_t warmup_min_requests,
                 std::optional<double> duration_s, std::optional<int64_t> requests, double window_s, uint64_t seed,
                 const std::vector<std::tuple<std::string, std::vector<int64_t>, std::string, py::bytes>>& inputs,

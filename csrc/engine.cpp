@@ -32,9 +32,9 @@ nlohmann::json latency_summary(const Histogram& h) {
           {"histogram", h.encode()}};
 }
 
-nlohmann::json describe_config(const RunConfig& c, const c10::Device& device) {
+nlohmann::json describe_config(const RunConfig& c, const c10::Device& device, int64_t batch_size) {
   return {{"device", device.str()},
-          {"batch_size", c.batch_size},
+          {"batch_size", batch_size},
           {"threads", c.threads},
           {"replicas", c.replicas == Replicas::kPerThread ? "per-thread" : "shared"},
           {"warmup_s", c.warmup_s},
@@ -61,10 +61,6 @@ std::vector<int64_t> trimmed_completions(const Recorder& r, int64_t window_ns) {
 Measurement measure_unchecked(const RunConfig& config, const AbortCheck& should_abort, bool with_calibration) {
   validate(config);
   const c10::Device device = parse_device(config.device);
-  if (!config.inputs.empty() && config.batch_size != config.inputs.front().shape.at(0))
-    throw std::invalid_argument("batch_size " + std::to_string(config.batch_size) +
-                                " differs from the leading dimension of the explicit inputs (" +
-                                std::to_string(config.inputs.front().shape.at(0)) + ")");
 
   // Inference mode on this thread too: the probe request and every replica
   // copy then see the same grad state as the workers.
@@ -112,15 +108,15 @@ Measurement measure_unchecked(const RunConfig& config, const AbortCheck& should_
   m.result = {
       {"schema", kResultSchema},
       {"model", model->describe()},
-      {"config", describe_config(config, device)},
+      {"config", describe_config(config, device, model->batch_size())},
       {"measurement",
        {{"requests", requests},
-        {"inferences", requests * config.batch_size},
+        {"inferences", requests * model->batch_size()},
         {"warmup_requests", outcome.warmup_requests},
         {"elapsed_s", elapsed_s},
         {"interrupted", outcome.interrupted},
         {"requests_per_s", requests_per_s},
-        {"inferences_per_s", requests_per_s * static_cast<double>(config.batch_size)}}},
+        {"inferences_per_s", requests_per_s * static_cast<double>(model->batch_size())}}},
       {"latency",
        {{"host", latency_summary(merged.host())},
         {"launch", latency_summary(merged.launch())},

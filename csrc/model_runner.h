@@ -29,6 +29,8 @@ class ModelRunner {
   virtual std::unique_ptr<Replica> make_replica(int worker) = 0;
   // Format, inputs and export facts, for the result.
   virtual nlohmann::json describe() const = 0;
+  // Inferences per request.
+  virtual int64_t batch_size() const = 0;
 };
 
 std::unique_ptr<ModelRunner> open_model(const RunConfig& config, const c10::Device& device);

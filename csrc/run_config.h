@@ -15,7 +15,8 @@ enum class Replicas { kPerThread, kShared };
 struct RunConfig {
   std::string model_path;
   std::string device = "cpu";
-  int64_t batch_size = 1;
+  // Unset: the model's fixed batch if it has one, else 1.
+  std::optional<int64_t> batch_size;
   int threads = 1;
   Replicas replicas = Replicas::kPerThread;
   double warmup_s = 1.0;

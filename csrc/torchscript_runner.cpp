@@ -1,5 +1,6 @@
 #include "torchscript_runner.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "errors.h"
@@ -45,7 +46,7 @@ nlohmann::json describe_inputs(const std::vector<c10::IValue>& values, const std
 }  // namespace
 
 TorchScriptRunner::TorchScriptRunner(const RunConfig& config, const c10::Device& device)
-    : device_(device), replicas_(config.replicas), batch_size_(config.batch_size), seed_(config.seed) {
+    : device_(device), replicas_(config.replicas), seed_(config.seed) {
   const auto& path = config.model_path;
   if (!std::filesystem::exists(path)) throw EngineError("model file not found: '" + path + "'");
   torch::jit::ExtraFilesMap extra{{kInputSpecFile, ""}, {kExportInfoFile, ""}};
@@ -69,6 +70,7 @@ TorchScriptRunner::TorchScriptRunner(const RunConfig& config, const c10::Device&
                                 "' stores no input spec: export it with infermeter (infermeter.export or "
                                 "infermeter.benchmark on an nn.Module), or pass inputs explicitly");
   }
+  batch_size_ = resolve_batch_size(config.batch_size);
   description_ = {{"path", path},
                   {"format", "torchscript"},
                   {"inputs", describe_inputs(inputs_for(0), names)},
@@ -80,6 +82,28 @@ TorchScriptRunner::TorchScriptRunner(torch::jit::Module module, std::vector<c10:
     : device_(device), module_(std::move(module)), fixed_inputs_(std::move(inputs)) {
   module_.eval();
   description_ = {{"format", "torchscript"}};
+}
+
+int64_t TorchScriptRunner::resolve_batch_size(std::optional<int64_t> requested) const {
+  std::optional<int64_t> fixed;
+  if (!fixed_inputs_.empty()) {
+    const auto& first = fixed_inputs_.front().toTensor();
+    fixed = first.dim() > 0 ? first.size(0) : 1;
+    if (requested && *requested != *fixed)
+      throw std::invalid_argument("batch_size " + std::to_string(*requested) +
+                                  " differs from the leading dimension of the explicit inputs (" +
+                                  std::to_string(*fixed) + ")");
+    return *fixed;
+  }
+  const bool dynamic = std::any_of(specs_.begin(), specs_.end(),
+                                   [](const InputSpec& s) { return !s.shape.empty() && s.shape[0] == -1; });
+  if (dynamic || specs_.empty() || specs_.front().shape.empty()) return requested.value_or(1);
+  fixed = specs_.front().shape[0];
+  if (requested && *requested != *fixed)
+    throw std::invalid_argument("the model was exported for a fixed batch of " + std::to_string(*fixed) +
+                                " (its traced graph does not run at other batch sizes); export it again with "
+                                "batch size " + std::to_string(*requested));
+  return *fixed;
 }
 
 std::vector<c10::IValue> TorchScriptRunner::inputs_for(int worker) const {

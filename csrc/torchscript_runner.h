@@ -14,9 +14,11 @@ class TorchScriptRunner : public ModelRunner {
 
   std::unique_ptr<Replica> make_replica(int worker) override;
   nlohmann::json describe() const override { return description_; }
+  int64_t batch_size() const override { return batch_size_; }
 
  private:
   std::vector<c10::IValue> inputs_for(int worker) const;
+  int64_t resolve_batch_size(std::optional<int64_t> requested) const;
 
   c10::Device device_;
   Replicas replicas_ = Replicas::kShared;

@@ -73,7 +73,7 @@ def test_bad_arguments(linear_model, kwargs, message):
 
 
 def test_batch_size_conflicting_with_explicit_inputs(linear_model):
-    with pytest.raises(ValueError, match="batch_size=3 but the explicit inputs have leading dimension 2"):
+    with pytest.raises(ValueError, match=r"batch_size 3 differs from the leading dimension of the explicit inputs \(2\)"):
         benchmark(linear_model, inputs=torch.randn(2, 16), batch_size=3, **QUICK)
 
 

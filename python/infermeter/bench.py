@@ -33,20 +33,13 @@ def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int
     model: a TorchScript file path, or an nn.Module (traced on `inputs`).
     inputs: tensors to send with every request; by default they are generated
         from the spec stored in the TorchScript file, with `batch_size` applied
-        to the leading dimension. With explicit inputs the batch size is their
-        leading dimension.
+        to the leading dimension (default 1, or the batch a model was exported
+        for when its graph is fixed to it). With explicit inputs the batch
+        size is their leading dimension.
     duration / requests: measuring stops at whichever comes first; pass
         duration=None to stop on the request count alone.
     """
-    if inputs is not None:
-        explicit = _explicit(inputs)
-        leading = explicit[0][1][0] if explicit[0][1] else 1
-        if batch_size is not None and batch_size != leading:
-            raise ValueError(f"batch_size={batch_size} but the explicit inputs have leading dimension {leading}")
-        batch_size = leading
-    else:
-        explicit = []
-        batch_size = 1 if batch_size is None else batch_size
+    explicit = _explicit(inputs) if inputs is not None else []
 
     with tempfile.TemporaryDirectory(prefix="infermeter-") as tmp:
         if isinstance(model, torch.nn.Module):

@@ -35,7 +35,8 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="measure a TorchScript model exported by infermeter")
     run.add_argument("model", help="TorchScript file with an embedded input spec")
-    run.add_argument("--batch-size", type=int, default=1)
+    run.add_argument("--batch-size", type=int, default=None,
+                     help="inferences per request (default 1, or the fixed batch the model was exported for)")
     run.add_argument("--threads", type=int, default=1, help="concurrent client threads (default 1)")
     run.add_argument("--device", default="cpu", help="cpu or cuda:N (default cpu)")
     run.add_argument("--replicas", choices=["per-thread", "shared"], default="per-thread")
