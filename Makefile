@@ -5,7 +5,7 @@ PYTHON ?= python3
 # This machine's disk carries these torch builds; other machines may pin others.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 BUILD_DEPS = scikit-build-core pybind11 nlohmann-json cmake ninja
-RUN_DEPS = numpy hdrhistogram pytest
+RUN_DEPS = numpy hdrhistogram transformers segmentation-models-pytorch pytest
 PIP = $(PYTHON) -m pip install -q --root-user-action=ignore
 
 .PHONY: install demo test bench

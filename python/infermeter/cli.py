@@ -29,6 +29,34 @@ def _demo(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from infermeter.export import export
+
+    options = {k: v for k, v in (("seq_len", args.seq_len), ("resolution", args.resolution),
+                                 ("weights", args.weights)) if v is not None}
+    print(f"exporting {args.model} ({args.precision}, batch {args.batch_size}) ...", file=sys.stderr, flush=True)
+    report = export(args.model, args.output, precision=args.precision, batch_size=args.batch_size,
+                    method=args.method, freeze=args.freeze, device=args.device, **options)
+    print(report)
+    return 0
+
+
+def _models(args) -> int:
+    from infermeter.zoo import REGISTRY
+    from infermeter.zoo.registry import parameter_count
+
+    print(f"{'name':<18} {'parameters':>12}  {'default input':<34} description")
+    for name, entry in REGISTRY.items():
+        try:
+            count = f"{parameter_count(entry) / 1e6:.1f}M"
+        except ValueError:  # an optional extra that is not installed
+            count = f"[{entry.extra}]"
+        print(f"{name:<18} {count:>12}  {entry.default_input:<34} {entry.description}")
+    print("\nAlso: tv:<any torchvision classifier>, hf:<Hugging Face id or folder, available locally>. "
+          "[extra]: pip install 'infermeter[extra]' first.")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="infermeter", description="Measure PyTorch inference precisely.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -49,6 +77,22 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--json", help="write the full result here")
     run.add_argument("--no-calibrate", action="store_true", help="skip measuring the harness's own costs")
     run.set_defaults(func=_run)
+
+    exp = sub.add_parser("export", help="export a zoo model to TorchScript in a chosen precision")
+    exp.add_argument("model", help="a name from `infermeter models`, tv:<name> or hf:<id>")
+    exp.add_argument("-o", "--output", required=True, help="the TorchScript file to write")
+    exp.add_argument("--precision", choices=["fp32", "fp16", "bf16", "mixed"], default="fp32")
+    exp.add_argument("--batch-size", type=int, default=1, help="batch to trace at (default 1)")
+    exp.add_argument("--seq-len", type=int, help="sequence length, for language models")
+    exp.add_argument("--resolution", type=int, help="square image size, for vision models")
+    exp.add_argument("--weights", help="local weights file, folder or id; 'random' to ignore cached weights")
+    exp.add_argument("--method", choices=["trace", "script"], default="trace")
+    exp.add_argument("--freeze", action="store_true", help="inline weights and fold constants (torch.jit.freeze)")
+    exp.add_argument("--device", default="cpu", help="device to export and check on (default cpu)")
+    exp.set_defaults(func=_export)
+
+    models = sub.add_parser("models", help="list the named models")
+    models.set_defaults(func=_models)
 
     demo = sub.add_parser("demo", help="the built-in default: resnet18 (random weights) on the CPU")
     demo.add_argument("--duration", type=float, default=3.0)

@@ -8,11 +8,11 @@ import torch
 from torch import nn
 
 from infermeter.input_spec import InputSpec
-from infermeter.zoo.registry import BuiltModel, ModelEntry, example_inputs, register
+from infermeter.zoo.registry import RANDOM, BuiltModel, ModelEntry, example_inputs, register
 
 
 def load_local(module: nn.Module, weights: str | None) -> str:
-    if not weights:
+    if not weights or weights == RANDOM:
         return "random"
     path = Path(weights)
     if not path.exists():

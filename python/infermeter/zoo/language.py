@@ -6,24 +6,28 @@ from __future__ import annotations
 import transformers
 
 from infermeter.input_spec import InputSpec
-from infermeter.zoo.registry import BuiltModel, ModelEntry, example_inputs, register
+from infermeter.zoo.registry import RANDOM, BuiltModel, ModelEntry, example_inputs, register
 
-# transformers' attention-mask code compares shapes in Python while tracing;
-# the comparisons hold for every batch size the spec generates.
-TRACER_NOISE = (r"Converting a tensor to a Python boolean", r"torch\.tensor results are registered as constants")
+# transformers' attention code compares shapes and takes sqrt(head size) in
+# Python while tracing; both are constant for every input the spec generates.
+# Its own deprecation notice fires from inside the model during tracing.
+TRACER_NOISE = (r"Converting a tensor to a Python (boolean|float)", r"torch\.tensor results are registered as constants",
+                r"`is_gradient_checkpointing` is deprecated")
 
 
 def from_local_cache(model_class, model_id: str):
     """The real model when its files are cached locally; None otherwise."""
     try:
-        return model_class.from_pretrained(model_id, local_files_only=True, torchscript=True)
+        config = transformers.AutoConfig.from_pretrained(model_id, local_files_only=True)
+        config.torchscript = True  # tuple outputs, which tracing needs
+        return model_class.from_pretrained(model_id, config=config, local_files_only=True)
     except OSError:
         return None
 
 
 def build_transformer(name: str, model_class, config, model_id: str | None, specs: list[InputSpec],
                       batch_size: int, options: dict) -> BuiltModel:
-    module = from_local_cache(model_class, model_id) if model_id else None
+    module = from_local_cache(model_class, model_id) if model_id != RANDOM else None
     weights = "pretrained" if module is not None else "random"
     if module is None:
         config.torchscript = True  # tuple outputs, which tracing needs
@@ -58,11 +62,11 @@ def gpt(batch_size=1, seq_len=7, weights=None, **overrides) -> BuiltModel:
 def hugging_face(model_id: str, batch_size=1, seq_len=128, weights=None, **overrides) -> BuiltModel:
     """Any model whose config is available locally (a cached id or a folder)."""
     try:
-        config = transformers.AutoConfig.from_pretrained(weights or model_id, local_files_only=True, **overrides)
+        config = transformers.AutoConfig.from_pretrained(model_id, local_files_only=True, **overrides)
     except OSError as e:
         raise ValueError(f"no local config for Hugging Face model {model_id!r}: nothing can be downloaded here; "
                          f"put the model in the Hugging Face cache or pass a local folder ({e})") from None
-    module = from_local_cache(transformers.AutoModel, weights or model_id)
+    module = from_local_cache(transformers.AutoModel, model_id) if weights != RANDOM else None
     weights_kind = "pretrained" if module is not None else "random"
     if module is None:
         config.torchscript = True

@@ -41,6 +41,11 @@ class ModelEntry:
 
 REGISTRY: dict[str, ModelEntry] = {}
 
+RANDOM = "random"
+"""As `weights`: build with random weights even when real ones are cached.
+Otherwise `weights` is a local file, folder or id, or None to use real weights
+when they are cached and random ones when not."""
+
 
 def register(entry: ModelEntry) -> None:
     REGISTRY[entry.name] = entry
@@ -59,3 +64,9 @@ def example_inputs(specs: list[InputSpec], batch_size: int, seed: int = 0) -> tu
             t = torch.randint(int(s.low), int(s.high), shape, generator=g)
         tensors.append(t.to(dtype))
     return tuple(tensors)
+
+
+def parameter_count(entry: ModelEntry) -> int:
+    """Counted on the meta device: no memory, no weights read."""
+    with torch.device("meta"):
+        return entry.build(weights=RANDOM).parameters

@@ -9,7 +9,7 @@ import torch
 import torchvision
 
 from infermeter.input_spec import InputSpec
-from infermeter.zoo.registry import BuiltModel, ModelEntry, example_inputs, register
+from infermeter.zoo.registry import RANDOM, BuiltModel, ModelEntry, example_inputs, register
 
 
 def local_weights(name: str) -> Path | None:
@@ -27,7 +27,9 @@ def build_torchvision(name: str, batch_size: int = 1, resolution: int = 224, wei
     if name not in torchvision.models.list_models(module=torchvision.models):
         raise ValueError(f"torchvision has no classification model {name!r}")
     module = torchvision.models.get_model(name, weights=None)
-    path = Path(weights) if weights else local_weights(name)
+    path = None if weights == RANDOM else Path(weights) if weights else local_weights(name)
+    if path and not path.exists():
+        raise ValueError(f"weights file not found: {path}")
     if path:
         module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     specs = [InputSpec("image", (-1, 3, resolution, resolution), "float32", 0.0, 1.0)]
