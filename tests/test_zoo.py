@@ -147,7 +147,7 @@ def test_unknown_names_and_options_are_clear():
 @pytest.mark.parametrize("name", YOLO[:1])
 def test_yolo_needs_its_extra_or_exports(name, tmp_path):
     try:
-        import yolov5  # noqa: F401
+        import ultralytics  # noqa: F401
     except ImportError:
         with pytest.raises(ValueError, match=r"pip install 'infermeter\[yolo\]'"):
             zoo.build(name)

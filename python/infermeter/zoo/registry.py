@@ -67,6 +67,10 @@ def example_inputs(specs: list[InputSpec], batch_size: int, seed: int = 0) -> tu
 
 
 def parameter_count(entry: ModelEntry) -> int:
-    """Counted on the meta device: no memory, no weights read."""
-    with torch.device("meta"):
+    """Counted on the meta device (no memory, no weights read) where the
+    model's initialisation allows it, else on the CPU."""
+    try:
+        with torch.device("meta"):
+            return entry.build(weights=RANDOM).parameters
+    except (RuntimeError, NotImplementedError):
         return entry.build(weights=RANDOM).parameters
