@@ -5,19 +5,30 @@ PYTHON ?= python3
 # This machine's disk carries these torch builds; other machines may pin others.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 BUILD_DEPS = scikit-build-core pybind11 nlohmann-json cmake ninja
-RUN_DEPS = numpy hdrhistogram transformers segmentation-models-pytorch pytest
+RUN_DEPS = numpy hdrhistogram transformers segmentation-models-pytorch pyyaml pydantic pandas matplotlib kneed \
+	tqdm tabulate
+TEST_DEPS = pytest selenium
 PIP = $(PYTHON) -m pip install -q --root-user-action=ignore
 
-.PHONY: install demo test bench
+.PHONY: install browser demo test bench
 
 install:
-	$(PIP) $(TORCH_SPEC) $(BUILD_DEPS) $(RUN_DEPS)
+	$(PIP) $(TORCH_SPEC) $(BUILD_DEPS) $(RUN_DEPS) $(TEST_DEPS)
 	$(PIP) --no-build-isolation --no-deps -e .
 
+# The built-in default: the shipped cpu_quick sweep (resnet18, random weights,
+# on the CPU), then its report.
 demo: install
-	$(PYTHON) -m infermeter demo
+	rm -rf results/cpu_quick
+	$(PYTHON) -m infermeter sweep cpu_quick -o results/cpu_quick
+	$(PYTHON) -m infermeter report results/cpu_quick -o results/cpu_quick/report
 
-test: install
+# The report test opens the HTML page in Debian's chromium through chromedriver.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null)
+
+test: install browser
 	$(PYTHON) -m pytest -q
 
 bench: install

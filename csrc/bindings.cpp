@@ -59,7 +59,8 @@ std::string run(const std::string& model_path, const std::string& device, std::o
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "infermeter's native measurement engine";
-  py::register_exception<EngineError>(m, "EngineError", PyExc_RuntimeError);
+  const auto engine_error = py::register_exception<EngineError>(m, "EngineError", PyExc_RuntimeError);
+  py::register_exception<OutOfMemory>(m, "OutOfMemoryError", engine_error.ptr());
   m.def("run", &run, py::arg("model_path"), py::arg("device"), py::arg("batch_size"), py::arg("threads"),
         py::arg("replicas"), py::arg("warmup_s"), py::arg("warmup_min_requests"), py::arg("duration_s"),
         py::arg("requests"), py::arg("window_s"), py::arg("seed"), py::arg("inputs"), py::arg("calibrate"),

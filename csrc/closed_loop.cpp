@@ -26,6 +26,7 @@ struct Shared {
   std::mutex mutex;
   std::condition_variable changed;
   std::string error;  // first failure, under mutex
+  bool out_of_memory = false;
 };
 
 struct Worker {
@@ -62,7 +63,10 @@ void worker_loop(Worker& w, Shared& shared, StopRule& stop) {
     }
   } catch (const std::exception& e) {
     std::lock_guard lock(shared.mutex);
-    if (shared.error.empty()) shared.error = short_message(e);
+    if (shared.error.empty()) {
+      shared.error = short_message(e);
+      shared.out_of_memory = is_out_of_memory(e);
+    }
   } catch (...) {
     std::lock_guard lock(shared.mutex);
     if (shared.error.empty()) shared.error = "unknown failure";
@@ -143,6 +147,7 @@ ClosedLoopOutcome run_closed_loop(ModelRunner& model, const ClosedLoopPlan& plan
   }
   stop_workers();
 
+  if (shared.out_of_memory) throw OutOfMemory(shared.error);
   if (!shared.error.empty()) throw EngineError(shared.error);
   for (const auto& w : workers) {
     outcome.merged.merge(*w->recorder);

@@ -75,8 +75,8 @@ Measurement measure_unchecked(const RunConfig& config, const AbortCheck& should_
   } catch (const std::invalid_argument&) {
     throw;
   } catch (const std::exception& e) {
-    throw EngineError("model '" + config.model_path + "' failed on its inputs " + model->describe()["inputs"].dump() +
-                      ": " + short_message(e));
+    throw_engine_error(e, "model '" + config.model_path + "' failed on its inputs " +
+                              model->describe()["inputs"].dump() + ": " + short_message(e));
   }
 
   ClosedLoopPlan plan;
@@ -92,7 +92,7 @@ Measurement measure_unchecked(const RunConfig& config, const AbortCheck& should_
     try {
       return run_closed_loop(*model, plan, stop, should_abort);
     } catch (const EngineError& e) {
-      throw EngineError("model '" + config.model_path + "' failed while measuring: " + e.what());
+      throw_engine_error(e, "model '" + config.model_path + "' failed while measuring: " + e.what());
     }
   }();
 
@@ -134,7 +134,7 @@ Measurement measure(const RunConfig& config, const AbortCheck& should_abort, boo
   try {
     return measure_unchecked(config, should_abort, with_calibration);
   } catch (const c10::Error& e) {
-    throw EngineError("measuring '" + config.model_path + "' failed: " + short_message(e));
+    throw_engine_error(e, "measuring '" + config.model_path + "' failed: " + short_message(e));
   }
 }
 

@@ -14,6 +14,20 @@ class EngineError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The device ran out of memory: in a sweep a result to record, not a failure.
+class OutOfMemory : public EngineError {
+ public:
+  using EngineError::EngineError;
+};
+
+// The TorchScript interpreter rethrows a kernel's exception as a plain
+// c10::Error, so the allocator's message is the reliable sign.
+inline bool is_out_of_memory(const std::exception& e) {
+  if (dynamic_cast<const c10::OutOfMemoryError*>(&e) || dynamic_cast<const OutOfMemory*>(&e)) return true;
+  const std::string text = e.what();
+  return text.find("out of memory") != std::string::npos || text.find("OutOfMemoryError") != std::string::npos;
+}
+
 // torch's message without its C++ backtrace or TorchScript call stack: for an
 // interpreter failure, the last line holds the error itself.
 inline std::string short_message(const std::exception& e) {
@@ -24,6 +38,13 @@ inline std::string short_message(const std::exception& e) {
     return text.substr(text.find_last_of('\n') + 1);
   }
   return text.substr(0, text.find("\n\n"));
+}
+
+// Rethrows `cause` as an engine failure described by `message`, keeping the
+// out-of-memory kind.
+[[noreturn]] inline void throw_engine_error(const std::exception& cause, const std::string& message) {
+  if (is_out_of_memory(cause)) throw OutOfMemory(message);
+  throw EngineError(message);
 }
 
 }  // namespace infermeter

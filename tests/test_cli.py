@@ -5,7 +5,6 @@ import json
 import pytest
 
 from infermeter.cli import main
-from infermeter.demo import table
 
 
 def test_run_prints_summary_and_writes_json(linear_model, tmp_path, capsys):
@@ -33,10 +32,3 @@ def test_errors_are_messages_not_tracebacks(linear_model, capsys, args, code, me
     err = capsys.readouterr().err
     assert err.startswith("infermeter: ") and message in err and "Traceback" not in err
 
-
-def test_demo_table_lists_every_point(linear_model):
-    from infermeter import benchmark
-
-    results = [benchmark(linear_model, batch_size=b, duration=0.2, warmup=0.05, calibrate=False) for b in (1, 3)]
-    lines = table(results).splitlines()
-    assert len(lines) == 4 and lines[2].split()[0] == "1" and lines[3].split()[0] == "3"

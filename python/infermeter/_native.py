@@ -3,6 +3,6 @@ libraries are in the process before the extension links against them."""
 
 import torch  # noqa: F401
 
-from infermeter._core import EngineError, run  # noqa: E402
+from infermeter._core import EngineError, OutOfMemoryError, run  # noqa: E402
 
-__all__ = ["EngineError", "run"]
+__all__ = ["EngineError", "OutOfMemoryError", "run"]

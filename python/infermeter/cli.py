@@ -22,10 +22,43 @@ def _run(args) -> int:
     return 0
 
 
-def _demo(args) -> int:
-    from infermeter.demo import run_demo
+def _sweep(args) -> int:
+    from infermeter.sweep import load_config, run_sweep
 
-    run_demo(duration=args.duration, warmup=args.warmup)
+    config = load_config(args.config)
+    out = args.output or f"results/{config.name}"
+    outcome = run_sweep(config, out, instance=args.instance, resume=args.resume, progress=not args.quiet)
+    print(outcome)
+    return 130 if outcome.interrupted else 0
+
+
+def _compare(args) -> int:
+    from infermeter.compare import compare
+    from infermeter.frame import load_results
+
+    table = compare(load_results(args.a, prices=args.prices), load_results(args.b, prices=args.prices))
+    if table.empty:
+        raise ValueError(f"{args.a} and {args.b} have no measured point in common")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+    return 0
+
+
+def _recommend(args) -> int:
+    from infermeter.analysis import recommend
+    from infermeter.frame import load_results
+
+    frame = load_results(*args.results, prices=args.prices)
+    print(recommend(frame, args.sla, min_throughput=args.min_throughput, target_load=args.target_load))
+    return 0
+
+
+def _report(args) -> int:
+    from infermeter.frame import load_results
+    from infermeter.report import write_report
+
+    report = write_report(load_results(*args.results, prices=args.prices), args.output, points=args.points)
+    print(report.terminal)
+    print(f"\nreport: {report.html} (also summary.md, summary.csv and {len(report.figures)} figures in {report.folder})")
     return 0
 
 
@@ -94,10 +127,37 @@ def parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the named models")
     models.set_defaults(func=_models)
 
-    demo = sub.add_parser("demo", help="the built-in default: resnet18 (random weights) on the CPU")
-    demo.add_argument("--duration", type=float, default=3.0)
-    demo.add_argument("--warmup", type=float, default=1.0)
-    demo.set_defaults(func=_demo)
+    sweep = sub.add_parser("sweep", help="run a grid of points from a sweep config")
+    sweep.add_argument("config", help="a sweep config file, or the name of a shipped one (e.g. cpu_quick)")
+    sweep.add_argument("--instance", help="the instance this runs on, for pricing (overrides the config's)")
+    sweep.add_argument("-o", "--output", help="results folder (default results/<sweep name>)")
+    sweep.add_argument("--resume", action="store_true", help="continue a sweep: skip the points already done")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=_sweep)
+
+    prices = {"action": "append", "default": [], "metavar": "FILE",
+              "help": "price file overriding or adding to the shipped catalog (repeatable)"}
+    cmp_ = sub.add_parser("compare", help="two sets of results point by point, with the cost ratio B/A")
+    cmp_.add_argument("a", help="results file or sweep folder A (the baseline)")
+    cmp_.add_argument("b", help="results file or sweep folder B")
+    cmp_.add_argument("--prices", **prices)
+    cmp_.set_defaults(func=_compare)
+
+    rec = sub.add_parser("recommend", help="the cheapest measured configuration that meets a latency SLA")
+    rec.add_argument("results", nargs="+", help="results files or sweep folders")
+    rec.add_argument("--sla", required=True, help="e.g. p90<15ms, p99<=200us")
+    rec.add_argument("--min-throughput", type=float, help="inferences/s one server must reach")
+    rec.add_argument("--target-load", type=float, help="inferences/s to serve: how many servers, at what cost")
+    rec.add_argument("--prices", **prices)
+    rec.set_defaults(func=_recommend)
+
+    rep = sub.add_parser("report", help="summary table, figures and an HTML page from results")
+    rep.add_argument("results", nargs="+", help="results files or sweep folders; the first is the cost baseline")
+    rep.add_argument("-o", "--output", required=True, help="folder to write the report into")
+    rep.add_argument("--points", nargs="*", help="point keys whose latency distribution and timeline to draw "
+                     "(default: each series' knee)")
+    rep.add_argument("--prices", **prices)
+    rep.set_defaults(func=_report)
     return p
 
 

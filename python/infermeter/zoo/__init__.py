@@ -11,25 +11,36 @@ from infermeter.zoo import vision, language, imaging, detection  # noqa: F401, I
 from infermeter.zoo.registry import REGISTRY, BuiltModel, ModelEntry, example_inputs
 
 
+def _builder(name: str, options: dict):
+    if name.startswith("tv:"):
+        return vision.build_torchvision, {"name": name[3:], **options}
+    if name.startswith("hf:"):
+        return language.hugging_face, {"model_id": name[3:], **options}
+    if name in REGISTRY:
+        return REGISTRY[name].build, options
+    raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(REGISTRY))}, tv:<torchvision name>, "
+                     "hf:<Hugging Face id or local folder>")
+
+
+def check_options(name: str, **options) -> None:
+    """Raises ValueError when `name` is unknown or does not take `options`,
+    without building anything."""
+    builder, options = _builder(name, options)
+    try:
+        inspect.signature(builder).bind(batch_size=1, **options)
+    except TypeError as e:
+        accepted = [p for p in inspect.signature(builder).parameters if p not in ("batch_size", "name", "model_id")]
+        raise ValueError(f"bad option for model {name!r}: {e} (it takes: {', '.join(accepted)})") from None
+
+
 def build(name: str, *, batch_size: int = 1, **options) -> BuiltModel:
     """Builds `name` at `batch_size`; options are the model's own (seq_len,
     resolution, weights=<local file or id>, and architecture overrides)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if name.startswith("tv:"):
-        builder, options = vision.build_torchvision, {"name": name[3:], **options}
-    elif name.startswith("hf:"):
-        builder, options = language.hugging_face, {"model_id": name[3:], **options}
-    elif name in REGISTRY:
-        builder = REGISTRY[name].build
-    else:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(REGISTRY))}, tv:<torchvision name>, "
-                         "hf:<Hugging Face id or local folder>")
-    try:
-        inspect.signature(builder).bind(batch_size=batch_size, **options)
-    except TypeError as e:
-        raise ValueError(f"bad option for model {name!r}: {e}") from None
+    check_options(name, **options)
+    builder, options = _builder(name, options)
     return builder(batch_size=batch_size, **options)
 
 
-__all__ = ["REGISTRY", "BuiltModel", "ModelEntry", "build", "example_inputs"]
+__all__ = ["REGISTRY", "BuiltModel", "ModelEntry", "build", "check_options", "example_inputs"]

@@ -1,0 +1,89 @@
+"""Instance prices and what an inference costs at a measured rate."""
+
+from __future__ import annotations
+
+import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SECONDS_PER_HOUR = 3600.0
+
+
+def cost_per_million(throughput_per_s: float, price_per_hour: float) -> float:
+    """Dollars per million inferences at `throughput_per_s` inferences per
+    second on an instance that costs `price_per_hour`."""
+    if throughput_per_s <= 0:
+        raise ValueError(f"throughput must be positive, got {throughput_per_s}")
+    return price_per_hour / (throughput_per_s * SECONDS_PER_HOUR) * 1e6
+
+
+def cost_per_inferences(mean_latency_s: float, price_per_hour: float, n: int) -> float:
+    """Dollars for `n` single-stream inferences of `mean_latency_s` each: the
+    instance is paid for only while it serves them."""
+    return price_per_hour / SECONDS_PER_HOUR * mean_latency_s * n
+
+
+class Instance(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    accelerator: str
+    count: int = Field(ge=0)
+    price_per_hour: float = Field(gt=0)
+    region: str
+    date: datetime.date
+    source: str
+    note: str = ""
+    attachable: bool = False  # an accelerator that prices only beside a client instance
+
+
+class Catalog:
+    def __init__(self, instances: dict[str, Instance]):
+        self.instances = instances
+
+    def price(self, name: str) -> float:
+        """$/hour of `name`; "client+accelerator" is the sum of both."""
+        parts = name.split("+")
+        unknown = [p for p in parts if p not in self.instances]
+        if unknown:
+            raise ValueError(f"unknown instance {unknown[0]!r} (in {name!r}); known: {', '.join(self.instances)}. "
+                             "Add it in a price file of your own (--prices FILE).")
+        clients = [p for p in parts if not self.instances[p].attachable]
+        if len(clients) != 1:
+            raise ValueError(f"instance {name!r} must name exactly one client instance, plus attached accelerators")
+        return sum(self.instances[p].price_per_hour for p in parts)
+
+
+def _read(path: Path) -> dict[str, Instance]:
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"{path}: cannot read price file: {e}") from None
+    if not isinstance(doc, dict) or set(doc) - {"defaults", "instances"} or not isinstance(doc.get("instances"), dict):
+        raise ValueError(f"{path}: a price file has `instances:` (a mapping of name to price) and optional `defaults:`")
+    defaults = doc.get("defaults") or {}
+    out = {}
+    for name, fields in doc["instances"].items():
+        try:
+            out[name] = Instance.model_validate({**defaults, **(fields or {})})
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+            raise ValueError(f"{path}: instances.{name}: {problems}") from None
+    return out
+
+
+@lru_cache
+def _shipped() -> dict[str, Instance]:
+    from infermeter.sweep.config import shipped_configs
+
+    return _read(shipped_configs() / "instances.yaml")
+
+
+def load_catalog(*override_files: str | Path) -> Catalog:
+    """The shipped catalog, with the instances of `override_files` replacing
+    or adding to it (later files win)."""
+    instances = dict(_shipped())
+    for path in override_files:
+        instances |= _read(Path(path))
+    return Catalog(instances)

@@ -1,0 +1,153 @@
+"""Sweep configs: YAML validated by pydantic. Every error names the file and
+the key (`models[1].seq_len`), so a typo never starts a half-wrong sweep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from infermeter import zoo
+from infermeter.export import PRECISIONS
+
+Precision = Literal[PRECISIONS]
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+# A key that takes one value or a list of them.
+Positives = Annotated[list[Annotated[int, Field(gt=0, strict=True)]], BeforeValidator(_as_list), Field(min_length=1)]
+Precisions = Annotated[list[Precision], BeforeValidator(_as_list), Field(min_length=1)]
+
+
+class ConfigError(ValueError):
+    """A sweep or price file that does not validate."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(_Strict):
+    """One model of a sweep: a zoo name (tv:/hf: included) or a TorchScript
+    file, with the values of its own options to sweep over."""
+
+    name: str
+    seq_len: Positives | None = None
+    resolution: Positives | None = None
+    weights: str | None = None
+    options: dict[str, Any] = {}
+    # Overrides of the sweep-wide grid for this model.
+    batch_sizes: Positives | None = None
+    threads: Positives | None = None
+    precisions: Precisions | None = None
+    method: Literal["trace", "script"] = "trace"
+    freeze: bool = False
+
+    @property
+    def is_file(self) -> bool:
+        return self.name.endswith((".pt", ".pth", ".ts"))
+
+    @model_validator(mode="after")
+    def _known_model(self):
+        if self.is_file:
+            if self.precisions or self.seq_len or self.resolution or self.options or self.weights:
+                raise ValueError("a TorchScript file is swept as exported: precisions, seq_len, resolution, "
+                                 "weights and options do not apply to it")
+            return self
+        clash = {"seq_len", "resolution", "weights", "batch_size"} & set(self.options)
+        if clash:
+            raise ValueError(f"options: give {', '.join(sorted(clash))} as the model's own key, not under options")
+        sample = {**self.options, **({"seq_len": self.seq_len[0]} if self.seq_len else {}),
+                  **({"resolution": self.resolution[0]} if self.resolution else {}),
+                  **({"weights": self.weights} if self.weights else {})}
+        zoo.check_options(self.name, **sample)
+        return self
+
+
+class SweepConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    instance: str | None = None
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
+    warmup: float = Field(1.0, ge=0)
+    duration: float = Field(5.0, gt=0)
+    replicas: Literal["per-thread", "shared"] = "per-thread"
+    seed: int = 0
+    sla: str | None = None
+    models: list[ModelConfig] = Field(min_length=1)
+    batch_sizes: Positives = [1]
+    threads: Positives = [1]
+    precisions: Precisions = ["fp32"]
+
+    @field_validator("sla")
+    @classmethod
+    def _sla(cls, value):
+        if value is not None:
+            from infermeter.analysis import parse_sla
+
+            parse_sla(value)
+        return value
+
+
+def _location(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _message(error: dict) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] == "missing":
+        return "required key is missing"
+    return error["msg"].removeprefix("Value error, ")
+
+
+def parse_config(doc: Any, source: str) -> SweepConfig:
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{source}: a sweep config is a mapping of keys, got {type(doc).__name__}")
+    try:
+        return SweepConfig.model_validate(doc)
+    except ValidationError as e:
+        problems = [f"  {_location(err['loc'])}: {_message(err)}" for err in e.errors()]
+        raise ConfigError(f"{source}: invalid sweep config\n" + "\n".join(problems)) from None
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    """Reads a sweep config; a bare name (`cpu_quick`) finds a shipped one.
+    TorchScript file paths in it are taken relative to the config file."""
+    path = resolve_config_path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    config = parse_config(doc, str(path))
+    models = [m.model_copy(update={"name": str((path.parent / m.name).resolve())}) if m.is_file else m
+              for m in config.models]
+    for m in models:
+        if m.is_file and not Path(m.name).is_file():
+            raise ConfigError(f"{path}: models: TorchScript file not found: {m.name}")
+    return config.model_copy(update={"models": models})
+
+
+def shipped_configs() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("infermeter") / "bench_configs"))
+
+
+def resolve_config_path(path: str | Path) -> Path:
+    given = Path(path)
+    if given.is_file():
+        return given
+    for candidate in (shipped_configs() / given.name, shipped_configs() / f"{given.name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"sweep config not found: {path} (shipped ones: "
+                      f"{', '.join(sorted(p.stem for p in shipped_configs().glob('*.yaml') if p.stem != 'instances'))})")

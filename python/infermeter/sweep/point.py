@@ -1,0 +1,91 @@
+"""Measures one point of a sweep and turns any outcome into a record: a
+result, an out-of-memory, or a failure with its message."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import platform
+import socket
+import time
+from pathlib import Path
+
+import torch
+
+from infermeter import _native
+from infermeter.bench import benchmark
+from infermeter.export import export
+from infermeter.sweep.config import SweepConfig
+from infermeter.sweep.grid import Point
+from infermeter.sweep.store import RECORD_SCHEMA
+
+OUT_OF_MEMORY = (_native.OutOfMemoryError, torch.OutOfMemoryError)
+
+
+def host_facts(device: str) -> dict:
+    """What ran the point, for records whose point produced no engine result."""
+    facts = {"host": socket.gethostname(), "python_version": platform.python_version(),
+             "torch_build": torch.__version__}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        facts["device_name"] = torch.cuda.get_device_name(torch.device(device))
+    return facts
+
+
+def _exported_model(config: SweepConfig, point: Point, model_dir: Path) -> Path:
+    """The TorchScript file for `point`, exported once per variant and reused by
+    every batch size when its graph allows, else once per batch size."""
+    m = config.models[point.entry]
+    if m.is_file:
+        return Path(m.name)
+    recipe = {"model": m.name, "variant": dict(point.variant), "precision": point.precision, "method": m.method,
+              "freeze": m.freeze, "weights": m.weights, "options": m.options, "device": config.device}
+    stem = f"{m.name.replace(':', '_').replace('/', '_')}-" + hashlib.sha1(
+        json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
+    for candidate in (model_dir / f"{stem}.pt", model_dir / f"{stem}-b{point.batch_size}.pt"):
+        if candidate.is_file():
+            return candidate
+    scratch = model_dir / f"{stem}.exporting.pt"
+    report = export(m.name, scratch, precision=point.precision, batch_size=point.batch_size, method=m.method,
+                    freeze=m.freeze, device=config.device, **m.options, **dict(point.variant),
+                    **({"weights": m.weights} if m.weights else {}))
+    final = model_dir / (f"{stem}.pt" if report.info["batch_dynamic"] else f"{stem}-b{point.batch_size}.pt")
+    scratch.replace(final)
+    return final
+
+
+def _release_memory(device: str) -> None:
+    gc.collect()
+    if device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def new_record(config: SweepConfig, point: Point, instance: str | None, status: str = "ok",
+               error: str | None = None) -> dict:
+    return {"schema": RECORD_SCHEMA, "key": point.key, "series": point.series, "point": point.to_dict(),
+            "sweep": {"name": config.name, "settings": config.model_dump(exclude={"models"})},
+            "instance": instance, "status": status, "error": error, "result": None}
+
+
+def measure_point(config: SweepConfig, point: Point, model_dir: Path, instance: str | None) -> dict:
+    """Exports (when needed) and measures `point`. Never raises for a problem
+    of the point itself; KeyboardInterrupt passes through."""
+    record = new_record(config, point, instance) | {"started_at": time.time()}
+    try:
+        path = _exported_model(config, point, model_dir)
+        result = benchmark(path, batch_size=point.batch_size, threads=point.threads, device=config.device,
+                           replicas=config.replicas, warmup=config.warmup, duration=config.duration,
+                           seed=config.seed, calibrate=False)
+        record["result"] = result.to_dict()
+    except OUT_OF_MEMORY as e:
+        record |= {"status": "oom", "error": str(e).strip().splitlines()[0]}
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:  # noqa: BLE001 - one point's failure is recorded; the sweep goes on
+        record |= {"status": "failed", "error": f"{type(e).__name__}: {str(e).strip()}"}
+    finally:
+        _release_memory(config.device)
+    record["finished_at"] = time.time()
+    if record["result"] is None:
+        record["environment"] = host_facts(config.device)
+    return record

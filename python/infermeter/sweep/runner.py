@@ -1,0 +1,110 @@
+"""Runs a sweep's points one after another on this machine, appending each
+record the moment it is done."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from infermeter.sweep.config import SweepConfig
+from infermeter.sweep.grid import Point, expand
+from infermeter.sweep.point import measure_point, new_record
+from infermeter.sweep.store import DONE_STATUSES, ResultsFile
+
+
+@dataclass
+class SweepOutcome:
+    results: Path
+    total: int
+    resumed: int = 0  # points found done and not run again
+    statuses: Counter = field(default_factory=Counter)
+    interrupted: bool = False
+
+    def __str__(self) -> str:
+        ran = ", ".join(f"{n} {status}" for status, n in sorted(self.statuses.items())) or "nothing"
+        text = f"{self.total} points: {ran}" + (f", {self.resumed} already done" if self.resumed else "")
+        return text + (" (interrupted: run again with --resume)" if self.interrupted else "") + f"\nresults: {self.results}"
+
+
+class OutOfMemoryTracker:
+    """Remembers the smallest batch size that ran out of memory in each series;
+    larger ones of that series are not tried."""
+
+    def __init__(self):
+        self.smallest: dict[str, int] = {}
+
+    def note(self, record: dict) -> None:
+        if record["status"] == "oom":
+            batch = record["point"]["batch_size"]
+            self.smallest[record["series"]] = min(batch, self.smallest.get(record["series"], batch))
+
+    def blocked_by(self, point: Point) -> int | None:
+        limit = self.smallest.get(point.series)
+        return limit if limit is not None and point.batch_size > limit else None
+
+
+def skipped_record(config: SweepConfig, point: Point, instance: str | None, oom_batch: int) -> dict:
+    return new_record(config, point, instance, "skipped", f"not run: batch {oom_batch} of this series ran out of memory")
+
+
+def _label(record: dict) -> str:
+    p = record["point"]
+    head = f"{Path(p['model']).name} b{p['batch_size']} t{p['threads']} {p['precision']}"
+    if record["status"] == "ok":
+        return f"{head}: {record['result']['measurement']['inferences_per_s']:.1f} inf/s"
+    return f"{head}: {record['status']}"
+
+
+def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list[Point] | None = None
+            ) -> tuple[ResultsFile, list[Point], OutOfMemoryTracker, int]:
+    """The results file, the points still to run and what earlier runs of this
+    sweep already learned about memory."""
+    points = expand(config) if points is None else points
+    store = ResultsFile(out_dir)
+    tracker = OutOfMemoryTracker()
+    earlier = store.latest()
+    if earlier and not resume:
+        raise ValueError(f"{store.path} already holds {len(earlier)} results: pass --resume to continue that sweep, "
+                         "or choose another output folder")
+    store.cut_torn_tail()
+    for record in earlier.values():
+        tracker.note(record)
+    done = {k for k, r in earlier.items() if r["status"] in DONE_STATUSES}
+    todo = [p for p in points if p.key not in done]
+    return store, todo, tracker, len(points) - len(todo)
+
+
+def run_sweep(config: SweepConfig, out_dir: str | Path, *, instance: str | None = None, resume: bool = False,
+              progress: bool = True, points: list[Point] | None = None) -> SweepOutcome:
+    """Runs the points of `config` (or the given subset) not yet done, in order.
+    Ctrl-C stops after recording every finished point."""
+    instance = instance or config.instance
+    if instance:
+        from infermeter.cost import load_catalog
+
+        load_catalog().price(instance)  # an unknown instance fails now, not in the report
+    store, todo, tracker, resumed = prepare(config, out_dir, resume, points)
+    outcome = SweepOutcome(store.path, resumed + len(todo), resumed)
+    model_dir = store.path.parent / "models"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=outcome.total, initial=resumed, unit="point", desc=config.name, disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    try:
+        for point in todo:
+            oom_batch = tracker.blocked_by(point)
+            record = (skipped_record(config, point, instance, oom_batch) if oom_batch is not None
+                      else measure_point(config, point, model_dir, instance))
+            store.append(record)
+            tracker.note(record)
+            outcome.statuses[record["status"]] += 1
+            bar.set_postfix_str(_label(record), refresh=False)
+            bar.update()
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    finally:
+        bar.close()
+    return outcome

@@ -1,0 +1,116 @@
+"""Cost, comparison, knee and recommendation against figures computed by hand
+on constructed results."""
+
+import math
+
+import pytest
+
+from infermeter import load_results
+from infermeter.analysis import knee_batch, knees, parse_sla, recommend
+from infermeter.cli import main
+from infermeter.compare import compare
+from infermeter.cost import cost_per_inferences, cost_per_million, load_catalog
+from sweep_helpers import synthetic_record, write_records
+
+G4DN, G5 = 0.526, 1.006  # $/hour in the shipped catalog
+# (batch, inferences/s, typical latency ms) per instance
+G4DN_POINTS = [(1, 200, 5.0), (8, 900, 9.0), (32, 1500, 21.0)]
+G5_POINTS = [(1, 300, 3.0), (8, 2000, 4.0), (32, 3200, 10.0)]
+
+
+def _latencies(typical):
+    # 100 requests: 85 at the typical latency, 15 at 1.2x, so p90 is 1.2x typical.
+    return [typical] * 85 + [typical * 1.2] * 15
+
+
+def _results(path, instance, points):
+    return write_records(path, [synthetic_record("bert", b, 1, instance, thr, _latencies(lat))
+                                for b, thr, lat in points])
+
+
+@pytest.fixture
+def two_instances(tmp_path):
+    return _results(tmp_path / "g4dn.jsonl", "g4dn.xlarge", G4DN_POINTS), \
+        _results(tmp_path / "g5.jsonl", "g5.xlarge", G5_POINTS)
+
+
+def test_cost_formulas():
+    assert cost_per_million(1000, 3.6) == pytest.approx(1.0)  # $3.6/h = $0.001/s; 1000/s -> $1e-6 each
+    assert cost_per_million(1500, G4DN) == pytest.approx(G4DN / (1500 * 3600) * 1e6)
+    assert cost_per_inferences(0.015, 0.205, 1000) == pytest.approx(0.205 / 3600 * 0.015 * 1000)
+    with pytest.raises(ValueError, match="throughput must be positive"):
+        cost_per_million(0, 1.0)
+
+
+def test_catalog_sums_attached_accelerators_and_takes_overrides(tmp_path):
+    catalog = load_catalog()
+    assert catalog.price("c5.large+eia2.medium") == pytest.approx(0.085 + 0.12)
+    for name in ("g4dn.xlarge", "g4dn.4xlarge", "g5.xlarge", "g5.4xlarge", "p3.2xlarge", "inf1.xlarge",
+                 "inf1.6xlarge", "c5.xlarge", "m5.xlarge", "inf2.xlarge", "g6.xlarge", "p4d.24xlarge", "p5.48xlarge"):
+        entry = catalog.instances[name]
+        assert entry.price_per_hour > 0 and entry.source.startswith("https://") and entry.region == "us-east-1"
+    with pytest.raises(ValueError, match="exactly one client instance"):
+        catalog.price("eia2.large")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("instances:\n  g5.xlarge: {accelerator: A10G, count: 1, price_per_hour: 0.5, region: x, "
+                    "date: 2026-11-01, source: my contract}\n  lab-box: {accelerator: RTX, count: 2, "
+                    "price_per_hour: 0.3, region: lab, date: 2026-11-01, source: amortised}\n")
+    assert load_catalog(mine).price("g5.xlarge") == 0.5 and load_catalog(mine).price("lab-box") == 0.3
+    mine.write_text("instances:\n  bad: {accelerator: A, count: 1, price_per_hour: -1, region: x, "
+                    "date: 2026-11-01, source: s}\n")
+    with pytest.raises(ValueError, match=r"mine.yaml: instances.bad: price_per_hour: .*greater than 0"):
+        load_catalog(mine)
+
+
+def test_results_frame_prices_each_point(two_instances):
+    frame = load_results(*two_instances)
+    assert len(frame) == 6 and set(frame["instance"]) == {"g4dn.xlarge", "g5.xlarge"}
+    row = frame[(frame["instance"] == "g5.xlarge") & (frame["batch_size"] == 32)].iloc[0]
+    assert row["cost_per_million"] == pytest.approx(G5 / (3200 * 3600) * 1e6)
+    assert row["p90_ms"] == pytest.approx(12.0, rel=1e-3) and row["p50_ms"] == pytest.approx(10.0, rel=1e-3)
+
+
+def test_compare_gives_cost_benefit_ratio(two_instances, capsys):
+    table = compare(load_results(two_instances[0]), load_results(two_instances[1]))
+    assert list(table["batch"]) == [1, 8, 32]
+    for (_, a_thr, _), (_, b_thr, _), ratio in zip(G4DN_POINTS, G5_POINTS, table["cost B/A"]):
+        assert ratio == pytest.approx((G5 / b_thr) / (G4DN / a_thr))
+    assert main(["compare", str(two_instances[0]), str(two_instances[1])]) == 0
+    assert "cost B/A" in capsys.readouterr().out
+
+
+def test_knee_on_a_saturating_curve():
+    assert knee_batch([1, 2, 4, 8, 16, 32], [100, 190, 350, 600, 640, 650]) == 8
+    assert knee_batch([1, 2], [100, 190]) is None
+    assert knee_batch([1, 2, 4, 8], [100, 200, 400, 800]) is None  # still rising linearly: no knee yet
+
+
+def test_knees_per_series(tmp_path):
+    path = write_records(tmp_path / "r.jsonl", [synthetic_record("m", b, 1, "g5.xlarge", thr, [1.0])
+                                               for b, thr in zip([1, 2, 4, 8, 16, 32], [100, 190, 350, 600, 640, 650])])
+    assert list(knees(load_results(path)).values()) == [8]
+
+
+def test_sla_parsing():
+    assert parse_sla("p90<15ms") == parse_sla(" p90 < 15 ms ")
+    sla = parse_sla("p99.9<=200us")
+    assert sla.percentile == 99.9 and sla.limit_ms == pytest.approx(0.2) and sla.inclusive
+    for bad in ("p100<1ms", "p90<15", "90<15ms", "p90>15ms"):
+        with pytest.raises(ValueError):
+            parse_sla(bad)
+
+
+def test_recommendation_is_the_cheapest_point_within_the_sla(two_instances, capsys):
+    frame = load_results(*two_instances)
+    rec = recommend(frame, "p90<15ms", target_load=10_000)
+    # g4dn at batch 32 would be cheaper still, but its p90 (25.2 ms) breaks the SLA.
+    assert (rec.best["instance"], rec.best["batch_size"]) == ("g5.xlarge", 32)
+    assert rec.best["sla_latency_ms"] == pytest.approx(12.0, rel=1e-3)
+    assert rec.servers() == math.ceil(10_000 / 3200) == 4
+    assert "4 server(s), $4.02/hour" in str(rec)
+    tight = recommend(frame, "p90<8ms")
+    assert (tight.best["instance"], tight.best["batch_size"]) == ("g5.xlarge", 8)
+    assert list(tight.candidates["batch_size"]) == [8, 1, 1]  # g5 b8, then g4dn b1 ($0.73/1M), g5 b1 ($0.93/1M)
+    assert recommend(frame, "p90<8ms", min_throughput=2500).best is None
+    assert main(["recommend", *map(str, two_instances), "--sla", "p90<1ms"]) == 0
+    assert "no measured point meets p90<1ms" in capsys.readouterr().out
