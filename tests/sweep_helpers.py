@@ -42,7 +42,7 @@ def write_config(path: Path, **doc) -> Path:
 
 
 def synthetic_record(model: str, batch: int, threads: int, instance: str | None, inferences_per_s: float,
-                     latencies_ms: list[float], precision: str = "fp32", sweep: str = "constructed") -> dict:
+                     latencies_ms: list[float], precision: str = "fp32", sla: str | None = None) -> dict:
     """A results record with exactly these figures, as a sweep would have stored it."""
     ns = [int(v * 1e6) for v in latencies_ms]
     encoded = _core.encode_histogram(ns)
@@ -60,7 +60,8 @@ def synthetic_record(model: str, batch: int, threads: int, instance: str | None,
               "calibration": None, "environment": {"device_name": "constructed"}}
     point = Point(model, (), precision, batch, threads)
     return {"schema": RECORD_SCHEMA, "key": point.key, "series": point.series, "point": point.to_dict(),
-            "sweep": {"name": sweep, "settings": {"device": "cpu"}}, "instance": instance, "status": "ok",
+            "sweep": {"name": "constructed", "settings": {"device": "cpu", "sla": sla}}, "instance": instance,
+            "status": "ok",
             "error": None, "result": result}
 
 

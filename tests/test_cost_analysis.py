@@ -114,3 +114,12 @@ def test_recommendation_is_the_cheapest_point_within_the_sla(two_instances, caps
     assert recommend(frame, "p90<8ms", min_throughput=2500).best is None
     assert main(["recommend", *map(str, two_instances), "--sla", "p90<1ms"]) == 0
     assert "no measured point meets p90<1ms" in capsys.readouterr().out
+    assert main(["recommend", *map(str, two_instances)]) == 2
+    assert "give --sla" in capsys.readouterr().err
+
+
+def test_recommend_takes_the_sweeps_sla(tmp_path, capsys):
+    path = write_records(tmp_path / "r.jsonl", [synthetic_record("gpt", 1, 1, "g4dn.xlarge", 120, _latencies(8.0),
+                                                                 sla="p90<15ms")])
+    assert main(["recommend", str(path)]) == 0
+    assert "cheapest point meeting p90<15ms: g4dn.xlarge gpt" in capsys.readouterr().out

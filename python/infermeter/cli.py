@@ -48,7 +48,14 @@ def _recommend(args) -> int:
     from infermeter.frame import load_results
 
     frame = load_results(*args.results, prices=args.prices)
-    print(recommend(frame, args.sla, min_throughput=args.min_throughput, target_load=args.target_load))
+    sla = args.sla
+    if sla is None:
+        configured = set(frame["sla"].dropna())
+        if len(configured) != 1:
+            raise ValueError("give --sla (e.g. p90<15ms): the sweeps name "
+                             + (f"different SLAs: {', '.join(sorted(configured))}" if configured else "none"))
+        sla = configured.pop()
+    print(recommend(frame, sla, min_throughput=args.min_throughput, target_load=args.target_load))
     return 0
 
 
@@ -145,7 +152,7 @@ def parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser("recommend", help="the cheapest measured configuration that meets a latency SLA")
     rec.add_argument("results", nargs="+", help="results files or sweep folders")
-    rec.add_argument("--sla", required=True, help="e.g. p90<15ms, p99<=200us")
+    rec.add_argument("--sla", help="e.g. p90<15ms, p99<=200us (default: the sweep config's `sla`)")
     rec.add_argument("--min-throughput", type=float, help="inferences/s one server must reach")
     rec.add_argument("--target-load", type=float, help="inferences/s to serve: how many servers, at what cost")
     rec.add_argument("--prices", **prices)

@@ -25,7 +25,8 @@ def _row(record: dict, source: Path, catalog) -> dict:
            "series": record["series"], "status": record["status"], "error": record["error"],
            "model": _model_label(p["model"]), "variant": " ".join(f"{k} {v}" for k, v in sorted(p["variant"].items())),
            "precision": p["precision"], "batch_size": p["batch_size"], "threads": p["threads"],
-           "instance": record.get("instance"), "device": record["sweep"]["settings"]["device"], "result": None}
+           "instance": record.get("instance"), "device": record["sweep"]["settings"]["device"],
+           "sla": record["sweep"]["settings"].get("sla"), "result": None}
     price = catalog.price(row["instance"]) if row["instance"] else math.nan
     row["price_per_hour"] = price
     if record["status"] != "ok":
