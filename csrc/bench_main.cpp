@@ -1,10 +1,13 @@
 // infermeter-bench: the engine with no Python in the process.
+#include <dlfcn.h>
+
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "engine.h"
 #include "errors.h"
@@ -33,6 +36,8 @@ options:
   --seed N                  seed for the generated inputs (default 0)
   --json PATH               write the result document (same schema as the Python API)
   --hlog PATH               write the host latency histogram as an HdrHistogram interval log
+  --load-library PATH       load a library of custom TorchScript operators first (repeatable), e.g.
+                            torch-neuron's libtorchneuron.so for a model compiled for Inferentia
   --no-calibrate            skip measuring the harness's own costs
   -h, --help                show this help
 )";
@@ -70,6 +75,7 @@ struct Options {
   RunConfig config;
   std::string json_path;
   std::string hlog_path;
+  std::vector<std::string> libraries;
   bool calibrate = true;
 };
 
@@ -110,6 +116,7 @@ Options parse(int argc, char** argv) {
     else if (arg == "--seed") o.config.seed = static_cast<uint64_t>(to_int(arg, value));
     else if (arg == "--json") o.json_path = value;
     else if (arg == "--hlog") o.hlog_path = value;
+    else if (arg == "--load-library") o.libraries.push_back(value);
     else usage_error("unknown option " + arg);
   }
   if (o.config.model_path.empty()) usage_error("no model given");
@@ -137,6 +144,17 @@ void print_summary(const nlohmann::json& r) {
     std::printf("harness      %.0f ns per no-op request\n", r["calibration"]["noop_request_ns"].get<double>());
 }
 
+// Operator libraries register their kernels when loaded; RTLD_GLOBAL lets
+// later libraries resolve against them.
+void load_libraries(const std::vector<std::string>& paths) {
+  for (const auto& path : paths) {
+    if (!dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL)) {
+      const char* why = dlerror();
+      throw std::invalid_argument("cannot load operator library '" + path + "': " + (why ? why : "unknown error"));
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -144,6 +162,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   try {
+    load_libraries(options.libraries);
     const Measurement m = measure(options.config, [] { return interrupted != 0; }, options.calibrate);
     auto result = m.result;
     result["environment"]["runner"] = "infermeter-bench";

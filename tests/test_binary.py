@@ -61,7 +61,8 @@ def test_requests_flag_without_duration_runs_until_count(bench_binary, linear_mo
 def test_help_documents_every_flag(bench_binary):
     text = run_binary(bench_binary, "--help").stdout
     for flag in ("--batch-size", "--threads", "--device", "--replicas", "--warmup", "--warmup-min-requests",
-                 "--duration", "--requests", "--window", "--seed", "--json", "--hlog", "--no-calibrate"):
+                 "--duration", "--requests", "--window", "--seed", "--json", "--hlog", "--load-library",
+                 "--no-calibrate"):
         assert flag in text
 
 
@@ -83,9 +84,20 @@ def test_bad_flags_give_usage_errors(bench_binary, args, message):
     (["{model}", "--threads", "0"], "threads must be >= 1", 2),
     (["{model}", "--batch-size", "-2"], "batch_size must be >= 1", 2),
     (["{model}", "--device", "quantum"], "unknown device 'quantum'", 2),
+    (["{model}", "--load-library", "/nowhere/libtorchneuron.so"],
+     "cannot load operator library '/nowhere/libtorchneuron.so': /nowhere/libtorchneuron.so: cannot open", 2),
 ])
 def test_runtime_errors_are_one_line(bench_binary, linear_model, args, message, code):
     proc = run_binary(bench_binary, *[a.format(model=linear_model) for a in args], "--no-calibrate", check=False)
     assert proc.returncode == code
     assert proc.stderr.strip() == f"infermeter-bench: {proc.stderr.strip().split(': ', 1)[1]}"
     assert message in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_operator_libraries_load_before_the_model(bench_binary, linear_model):
+    import ctypes.util
+
+    zlib = ctypes.util.find_library("z")
+    proc = run_binary(bench_binary, linear_model, "--load-library", zlib, "--requests", 20, "--warmup", 0,
+                      "--no-calibrate")
+    assert "requests     20 in" in proc.stdout

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from infermeter import _native
+from infermeter.backends import add_arguments, from_arguments
 
 
 def _run(args) -> int:
@@ -14,7 +15,8 @@ def _run(args) -> int:
     duration = args.duration if args.duration is not None else (None if args.requests else 5.0)
     result = benchmark(args.model, batch_size=args.batch_size, threads=args.threads, device=args.device,
                        replicas=args.replicas, warmup=args.warmup, duration=duration, requests=args.requests,
-                       window=args.window, seed=args.seed, calibrate=not args.no_calibrate)
+                       window=args.window, seed=args.seed, calibrate=not args.no_calibrate,
+                       backend=from_arguments(args))
     print(result.summary())
     if args.json:
         result.save(args.json)
@@ -76,7 +78,8 @@ def _export(args) -> int:
                                  ("weights", args.weights)) if v is not None}
     print(f"exporting {args.model} ({args.precision}, batch {args.batch_size}) ...", file=sys.stderr, flush=True)
     report = export(args.model, args.output, precision=args.precision, batch_size=args.batch_size,
-                    method=args.method, freeze=args.freeze, device=args.device, **options)
+                    method=args.method, freeze=args.freeze, device=args.device, backend=from_arguments(args),
+                    **options)
     print(report)
     return 0
 
@@ -116,6 +119,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="seed for generated inputs")
     run.add_argument("--json", help="write the full result here")
     run.add_argument("--no-calibrate", action="store_true", help="skip measuring the harness's own costs")
+    add_arguments(run)
     run.set_defaults(func=_run)
 
     exp = sub.add_parser("export", help="export a zoo model to TorchScript in a chosen precision")
@@ -129,6 +133,7 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("--method", choices=["trace", "script"], default="trace")
     exp.add_argument("--freeze", action="store_true", help="inline weights and fold constants (torch.jit.freeze)")
     exp.add_argument("--device", default="cpu", help="device to export and check on (default cpu)")
+    add_arguments(exp)
     exp.set_defaults(func=_export)
 
     models = sub.add_parser("models", help="list the named models")

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from infermeter import zoo
+from infermeter.backends import COMPILING, BackendConfig, as_backend, backend_context
 from infermeter.input_spec import EXPORT_INFO_FILE, INPUT_SPEC_FILE, ModelInputs
 from infermeter.torchscript_export import quiet_torchscript
 
@@ -99,7 +100,7 @@ def _runs_at_other_batch(compiled, built: zoo.BuiltModel, batch_size: int, devic
 
 def export(model: str | torch.nn.Module, output: str | Path, *, precision: str = "fp32", batch_size: int | None = None,
            method: str = "trace", freeze: bool = False, device: str = "cpu", inputs=None,
-           input_names=None, **options) -> ExportReport:
+           input_names=None, backend: BackendConfig | str | None = None, **options) -> ExportReport:
     """Builds `model` (a zoo name, or an nn.Module with example `inputs`),
     converts it to `precision`, compiles it, checks it against eager fp32 on
     the same inputs and saves it with its input spec and export facts.
@@ -109,11 +110,19 @@ def export(model: str | torch.nn.Module, output: str | Path, *, precision: str =
     batch_size: the batch to trace at: 1 for zoo models by default; for a
         module, the leading dimension of `inputs`.
     options: the zoo model's own (seq_len, resolution, weights, ...).
+    backend: neuron, neuronx or eia compile with that SDK (fp32 in, the
+        compiler picks its own casts); cpu and cuda (the default) trace.
     Raises ExportCheckError when the variant's outputs are off by more than
     its precision allows.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    backend = as_backend(backend, device)
+    if backend.name in COMPILING:
+        backend.check()
+        if precision != "fp32":
+            raise ValueError(f"backend {backend.name!r} compiles from fp32 and chooses its own casts: "
+                             f"export with precision fp32, not {precision}")
     target = torch.device(device)
     built = _built(model, batch_size, inputs, input_names, options)
     batch_size = built.inputs[0].shape[0] if built.inputs[0].dim() else 1
@@ -130,23 +139,30 @@ def export(model: str | torch.nn.Module, output: str | Path, *, precision: str =
     variant = copy.deepcopy(module).to(cast_dtype) if cast_dtype else module
     variant_inputs = _cast_inputs(example, cast_dtype) if cast_dtype else example
 
-    compiled = _compile(variant, variant_inputs, method, autocast_dtype, target.type, built.expected_warnings)
+    backend_facts = None
+    if backend.name in COMPILING:
+        compiled, backend_facts = backend.compile(variant, variant_inputs, built.parameters)
+    else:
+        compiled = _compile(variant, variant_inputs, method, autocast_dtype, target.type, built.expected_warnings)
     if freeze:
         compiled = torch.jit.freeze(compiled.eval())
-    with torch.no_grad():
+    tolerance = TOLERANCE["bf16"] if backend.name in ("neuron", "neuronx") else TOLERANCE[precision]
+    with torch.no_grad(), backend_context(backend, backend_facts):
         error = relative_error(compiled(*variant_inputs), reference)
-    if not error <= TOLERANCE[precision]:
+    if not error <= tolerance:
         raise ExportCheckError(f"{built.name} in {precision}: outputs differ from eager fp32 by {error:.3g} "
-                               f"(relative L2), more than the {TOLERANCE[precision]:.0e} this precision allows")
+                               f"(relative L2), more than the {tolerance:.0e} this precision allows")
 
-    dynamic = _runs_at_other_batch(compiled, built, batch_size, target, cast_dtype)
+    with backend_context(backend, backend_facts):
+        dynamic = _runs_at_other_batch(compiled, built, batch_size, target, cast_dtype)
     specs = [replace(s, dtype=_spec_dtype(s.dtype, cast_dtype),
                      shape=s.shape if dynamic else tuple(batch_size if d == -1 else d for d in s.shape))
              for s in built.specs]
     info = {"model": built.name, "precision": precision, "method": method, "freeze": freeze,
             "weights": built.weights, "parameters": built.parameters, "batch_size": batch_size,
             "batch_dynamic": dynamic, "max_rel_error": error, "tolerance": TOLERANCE[precision],
-            "exported_on": str(target), "options": built.options, "torch_version": torch.__version__}
+            "exported_on": str(target), "options": built.options, "torch_version": torch.__version__,
+            "backend": backend.name, "backend_facts": backend_facts}
     path = Path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
     with quiet_torchscript():

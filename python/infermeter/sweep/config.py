@@ -10,6 +10,9 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infermeter import zoo
+from infermeter.backends import BACKENDS, COMPILING, BackendConfig, EiaOptions, as_backend
+from infermeter.backends.neuron import NeuronOptions
+from infermeter.backends.neuronx import NeuronxOptions
 from infermeter.export import PRECISIONS
 
 Precision = Literal[PRECISIONS]
@@ -79,10 +82,26 @@ class SweepConfig(_Strict):
     replicas: Literal["per-thread", "shared"] = "per-thread"
     seed: int = 0
     sla: str | None = None
+    backend: Literal[BACKENDS] | None = None  # default: cpu, or cuda for a cuda device
+    neuron: NeuronOptions = NeuronOptions()
+    neuronx: NeuronxOptions = NeuronxOptions()
+    eia: EiaOptions = EiaOptions()
     models: list[ModelConfig] = Field(min_length=1)
     batch_sizes: Positives = [1]
     threads: Positives = [1]
     precisions: Precisions = ["fp32"]
+
+    @model_validator(mode="after")
+    def _backend_fits_device(self):
+        backend = self.backend_config()
+        if backend.name in COMPILING and any(p != "fp32" for m in self.models for p in (m.precisions or self.precisions)):
+            raise ValueError(f"backend {backend.name!r} compiles from fp32 and chooses its own casts: "
+                             "set precisions to [fp32]")
+        return self
+
+    def backend_config(self) -> BackendConfig:
+        return as_backend(BackendConfig(name=self.backend, neuron=self.neuron, neuronx=self.neuronx, eia=self.eia)
+                          if self.backend else None, self.device)
 
     @field_validator("sla")
     @classmethod

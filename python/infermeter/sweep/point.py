@@ -38,8 +38,10 @@ def _exported_model(config: SweepConfig, point: Point, model_dir: Path) -> Path:
     m = config.models[point.entry]
     if m.is_file:
         return Path(m.name)
+    backend = config.backend_config()
     recipe = {"model": m.name, "variant": dict(point.variant), "precision": point.precision, "method": m.method,
-              "freeze": m.freeze, "weights": m.weights, "options": m.options, "device": config.device}
+              "freeze": m.freeze, "weights": m.weights, "options": m.options, "device": config.device,
+              "backend": backend.model_dump()}
     stem = f"{m.name.replace(':', '_').replace('/', '_')}-" + hashlib.sha1(
         json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
     for candidate in (model_dir / f"{stem}.pt", model_dir / f"{stem}-b{point.batch_size}.pt"):
@@ -47,7 +49,7 @@ def _exported_model(config: SweepConfig, point: Point, model_dir: Path) -> Path:
             return candidate
     scratch = model_dir / f"{stem}.exporting.pt"
     report = export(m.name, scratch, precision=point.precision, batch_size=point.batch_size, method=m.method,
-                    freeze=m.freeze, device=config.device, **m.options, **dict(point.variant),
+                    freeze=m.freeze, device=config.device, backend=backend, **m.options, **dict(point.variant),
                     **({"weights": m.weights} if m.weights else {}))
     final = model_dir / (f"{stem}.pt" if report.info["batch_dynamic"] else f"{stem}-b{point.batch_size}.pt")
     scratch.replace(final)
@@ -75,7 +77,7 @@ def measure_point(config: SweepConfig, point: Point, model_dir: Path, instance: 
         path = _exported_model(config, point, model_dir)
         result = benchmark(path, batch_size=point.batch_size, threads=point.threads, device=config.device,
                            replicas=config.replicas, warmup=config.warmup, duration=config.duration,
-                           seed=config.seed, calibrate=False)
+                           seed=config.seed, calibrate=False, backend=config.backend_config())
         record["result"] = result.to_dict()
     except OUT_OF_MEMORY as e:
         record |= {"status": "oom", "error": str(e).strip().splitlines()[0]}

@@ -87,6 +87,7 @@ def run_sweep(config: SweepConfig, out_dir: str | Path, *, instance: str | None 
         from infermeter.cost import load_catalog
 
         load_catalog().price(instance)  # an unknown instance fails now, not in the report
+    config.backend_config().check()  # a missing SDK fails before any point, not in every one
     store, todo, tracker, resumed = prepare(config, out_dir, resume, points)
     outcome = SweepOutcome(store.path, resumed + len(todo), resumed)
     model_dir = store.path.parent / "models"

@@ -1,0 +1,183 @@
+"""Neuron, Neuron X and Elastic Inference: without their SDKs they fail at
+once with the way to get them; with test doubles standing in for the SDKs,
+the calls, arguments and environment the backends use are checked, and the
+compiled models run through the real engine."""
+
+from collections import Counter
+
+import pytest
+import torch
+
+import infermeter
+from infermeter.backends import BackendConfig, BackendUnavailable
+from infermeter.backends.eia import ordinal_from_tool
+from infermeter.backends.neuron import NeuronOptions, pipeline_cores_rule
+from infermeter.backends.neuronx import NeuronxOptions
+from infermeter.cli import main
+from infermeter.sweep import ConfigError, load_config, run_sweep
+from infermeter.sweep.store import ResultsFile
+from fake_sdks import ElasticInferenceBuild, fake_ei_tool, fake_torch_neuron, fake_torch_neuronx
+from sweep_helpers import write_config
+
+SMALL = {"resolution": 32}  # resnet18 at 32x32: 11.7M parameters, fast on the CPU
+
+
+@pytest.fixture(autouse=True)
+def clean_runtime_env(monkeypatch):
+    for name in ("NEURONCORE_GROUP_SIZES", "NEURON_RT_VISIBLE_CORES", "NEURON_RT_NUM_CORES"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize("backend, package, where, route", [
+    ("neuron", "torch-neuron", "inf1 instances", "pip install torch-neuron neuron-cc[tensorflow] "
+                                                 "--extra-index-url=https://pip.repos.neuron.amazonaws.com"),
+    ("neuronx", "torch-neuronx", "inf2 and trn1", "pip install torch-neuronx neuronx-cc"),
+    ("eia", "Elastic Inference build of PyTorch", "Elastic Inference accelerator attached", "Deep Learning AMI"),
+])
+def test_missing_sdk_fails_at_once_with_the_way_to_get_it(tmp_path, capsys, backend, package, where, route):
+    with pytest.raises(BackendUnavailable) as caught:
+        infermeter.export("resnet18", tmp_path / "m.pt", backend=backend, **SMALL)
+    for part in (package, where, route):
+        assert part in str(caught.value)
+    assert not (tmp_path / "m.pt").exists()
+    assert main(["run", "nowhere.pt", "--backend", backend]) == 2
+    assert package in capsys.readouterr().err
+    config = load_config(write_config(tmp_path / "s.yaml", backend=backend, models=[{"name": "resnet18", **SMALL}]))
+    with pytest.raises(BackendUnavailable):
+        run_sweep(config, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "results.jsonl").exists()  # no half-run sweep
+
+
+def test_pipeline_rule_of_thumb():
+    assert pipeline_cores_rule(25_557_032) == 4  # resnet50
+    assert pipeline_cores_rule(108_893_186) == 20  # bert-base with its QA head
+    assert pipeline_cores_rule(5_000_000) == 4  # never below one group of four
+
+
+def test_neuron_pipeline_compiles_across_cores_and_groups_them(monkeypatch, tmp_path):
+    calls, sdk = fake_torch_neuron(monkeypatch)
+    with sdk:
+        backend = BackendConfig(name="neuron", neuron=NeuronOptions(mode="pipeline"))
+        report = infermeter.export("resnet18", tmp_path / "m.pt", backend=backend, **SMALL)
+        assert calls.traces == [{"sdk": "torch-neuron", "inputs": [(1, 3, 32, 32)], "input_container": "list",
+                                 "compiler_args": ["--neuroncore-pipeline-cores", "4"], "kwargs": {},
+                                 "env": {"NEURONCORE_GROUP_SIZES": "4"}}]
+        assert calls.imports == [{"NEURONCORE_GROUP_SIZES": "4"}]  # set before the runtime loaded
+        assert report.info["backend"] == "neuron"
+        assert report.info["backend_facts"] == {"compiler_args": ["--neuroncore-pipeline-cores", "4"],
+                                                "mode": "pipeline", "group_sizes": "4"}
+        result = infermeter.benchmark(report.path, backend=backend, duration=0.3, warmup=0.05, calibrate=False)
+    # The runtime started (torch_neuron imported) with the pipeline as one group of four cores.
+    assert calls.imports[-1] == {"NEURONCORE_GROUP_SIZES": "4"}
+    assert result.requests > 0 and result.model["export"]["backend"] == "neuron"
+
+
+def test_neuron_data_parallel_one_core_per_model_copy(monkeypatch, tmp_path):
+    calls, sdk = fake_torch_neuron(monkeypatch)
+    with sdk:
+        backend = BackendConfig(name="neuron")
+        report = infermeter.export("resnet18", tmp_path / "m.pt", backend=backend, **SMALL)
+        assert calls.traces[0]["compiler_args"] == []
+        result = infermeter.benchmark(report.path, backend=backend, threads=4, duration=0.3, warmup=0.05,
+                                      calibrate=False)
+    assert calls.imports[-1] == {"NEURONCORE_GROUP_SIZES": "1,1,1,1"}
+    assert result.config["threads"] == 4 and result.config["replicas"] == "per-thread"
+
+
+def test_neuron_group_sizes_cannot_change_once_the_runtime_runs(monkeypatch, tmp_path):
+    calls, sdk = fake_torch_neuron(monkeypatch)
+    with sdk:
+        report = infermeter.export("resnet18", tmp_path / "m.pt", backend="neuron", **SMALL)
+        infermeter.benchmark(report.path, backend="neuron", duration=0.1, warmup=0, calibrate=False)
+        sixteen = BackendConfig(name="neuron", neuron=NeuronOptions(group_sizes="16"))
+        with pytest.raises(ValueError, match="NEURONCORE_GROUP_SIZES=1,1,1,1; 16 needs a new process"):
+            infermeter.benchmark(report.path, backend=sixteen, duration=0.1, warmup=0, calibrate=False)
+
+
+def test_neuronx_sets_visible_cores_before_its_runtime_starts(monkeypatch, tmp_path):
+    calls, sdk = fake_torch_neuronx(monkeypatch)
+    with sdk:
+        backend = BackendConfig(name="neuronx", neuronx=NeuronxOptions(visible_cores="0-1"))
+        report = infermeter.export("resnet18", tmp_path / "m.pt", backend=backend, **SMALL)
+        assert calls.traces[0]["input_container"] == "tuple" and calls.traces[0]["compiler_args"] is None
+        result = infermeter.benchmark(report.path, backend=backend, threads=2, duration=0.2, warmup=0.05,
+                                      calibrate=False)
+    assert calls.imports[-1] == {"NEURON_RT_VISIBLE_CORES": "0-1"}
+    assert result.requests > 0
+
+
+def test_ei_tool_output_picks_the_first_healthy_accelerator(tmp_path):
+    tool = fake_ei_tool(tmp_path, [{"ordinal": 0, "type": "eia2.medium", "id": "eia-aaa", "status": "unhealthy"},
+                                   {"ordinal": 1, "type": "eia2.medium", "id": "eia-bbb", "status": "healthy"}])
+    assert ordinal_from_tool(tool) == 1
+    sick = fake_ei_tool(tmp_path, [{"ordinal": 0, "type": "eia2.medium", "id": "eia-aaa", "status": "unhealthy"}])
+    with pytest.raises(BackendUnavailable, match="no healthy Elastic Inference accelerator"):
+        ordinal_from_tool(sick)
+    with pytest.raises(BackendUnavailable, match="give the ordinal with --eia-ordinal"):
+        ordinal_from_tool(str(tmp_path / "missing-ei"))
+
+
+def test_eia_exports_and_runs_inside_the_accelerator_context(monkeypatch, tmp_path):
+    ei = ElasticInferenceBuild(monkeypatch)
+    tool = fake_ei_tool(tmp_path, [{"ordinal": 2, "type": "eia2.medium", "id": "eia-ccc", "status": "healthy"}])
+    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
+    report = infermeter.export("resnet18", tmp_path / "m.pt", backend="eia", **SMALL)
+    assert report.info["backend_facts"] == {"target_device": "eia:2"} and tool
+    assert {device for device, _ in ei.entries} == {"eia:2"}
+
+    calls_by_device = Counter()
+    real_load = torch.jit.load
+
+    def load(path, **kwargs):
+        model = real_load(path, **kwargs)
+
+        def call(*inputs):
+            calls_by_device[ei.current_device()] += 1
+            return model(*inputs)
+        return call
+    monkeypatch.setattr(torch.jit, "load", load)
+    ei.entries.clear()
+    result = infermeter.benchmark(report.path, backend=BackendConfig(name="eia"), threads=2, duration=0.3,
+                                  warmup=0.05)
+    # Every inference ran inside optimized_execution on eia:2, entered once by each client thread.
+    assert set(calls_by_device) == {"eia:2"} and calls_by_device["eia:2"] >= result.requests
+    assert len(ei.entries) == 2 and len({thread for _, thread in ei.entries}) == 2
+    assert result.environment["runner"] == "python-loop" and result.config["device"] == "eia:2"
+    assert result.latency.p50 > 0 and result.histogram.get_total_count() == result.requests
+
+
+def test_eia_sweep_prices_client_plus_accelerator(monkeypatch, tmp_path):
+    ElasticInferenceBuild(monkeypatch)
+    config = load_config(write_config(tmp_path / "s.yaml", backend="eia", eia={"ordinal": 0},
+                                      instance="c5.large+eia2.medium", models=[{"name": "resnet18", **SMALL}]))
+    assert run_sweep(config, tmp_path / "out", progress=False).statuses == {"ok": 1}
+    frame = infermeter.load_results(tmp_path / "out")
+    row = frame.iloc[0]
+    assert row["price_per_hour"] == pytest.approx(0.085 + 0.12)
+    assert row["cost_per_million"] == pytest.approx(0.205 / (row["inferences_per_s"] * 3600) * 1e6)
+
+
+def test_neuron_sweep_config_keys(monkeypatch, tmp_path):
+    calls, sdk = fake_torch_neuron(monkeypatch)
+    doc = {"backend": "neuron", "neuron": {"mode": "pipeline", "pipeline_cores": 16}, "instance": "inf1.6xlarge",
+           "models": [{"name": "resnet18", **SMALL}], "batch_sizes": [1, 2]}
+    with sdk:
+        config = load_config(write_config(tmp_path / "s.yaml", **doc))
+        assert run_sweep(config, tmp_path / "out", progress=False).statuses == {"ok": 2}
+    assert [t["compiler_args"] for t in calls.traces] == [["--neuroncore-pipeline-cores", "16"]]
+    assert calls.imports[-1] == {"NEURONCORE_GROUP_SIZES": "16"}
+    record = ResultsFile(tmp_path / "out").records()[0]
+    assert record["result"]["model"]["export"]["backend_facts"]["group_sizes"] == "16"
+    for bad, message in (({"neuron": {"mode": "pipelined"}}, "neuron.mode"),
+                         ({"neuron": {"group_sizes": "4 4"}}, "neuron.group_sizes"),
+                         ({"precisions": ["fp16"]}, "compiles from fp32"),
+                         ({"device": "cuda:0"}, "takes its inputs from the host")):
+        with pytest.raises(ConfigError, match=message):
+            load_config(write_config(tmp_path / "bad.yaml", **(doc | bad)))
+
+
+def test_shipped_inferentia_configs_use_the_neuron_keys():
+    dp, pipe = load_config("inferentia_bert"), load_config("inferentia_bert_pipeline")
+    assert dp.backend == pipe.backend == "neuron"
+    assert dp.neuron.mode == "data-parallel" and pipe.neuron.mode == "pipeline"
+    assert dp.batch_sizes == pipe.batch_sizes == [1, 6] and dp.models[0].seq_len == [128]
