@@ -27,11 +27,45 @@ def _run(args) -> int:
 def _sweep(args) -> int:
     from infermeter.sweep import load_config, run_sweep
 
+    from infermeter.sweep.shard import parse_shard
+
     config = load_config(args.config)
-    out = args.output or f"results/{config.name}"
-    outcome = run_sweep(config, out, instance=args.instance, resume=args.resume, progress=not args.quiet)
+    shard_spec = parse_shard(args.shard) if args.shard else None
+    out = args.output or f"results/{config.name}" + (f"/shard-{shard_spec[0]}-of-{shard_spec[1]}" if shard_spec else "")
+    outcome = run_sweep(config, out, instance=args.instance, resume=args.resume, progress=not args.quiet,
+                        shard_spec=shard_spec, executor=args.executor, ray_address=args.address,
+                        cpus_per_point=args.cpus_per_point)
     print(outcome)
     return 130 if outcome.interrupted else 0
+
+
+def _merge(args) -> int:
+    from infermeter.sweep.merge import merge
+
+    outcome = merge(args.inputs, args.output)
+    print(outcome)
+    return 1 if outcome.missing else 0
+
+
+def _batch_spec(args) -> int:
+    import json
+    from pathlib import Path
+
+    from infermeter.sweep import load_config
+    from infermeter.sweep.batch_spec import batch_spec
+
+    config = load_config(args.config)
+    spec = batch_spec(config, args.config, args.shards, args.image, args.job_queue, results_dir=args.results_dir,
+                      vcpus=args.vcpus, memory_mib=args.memory, instance=args.instance)
+    folder = Path(args.output)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, doc in (("job-definition.json", spec["registerJobDefinition"]), ("submit-job.json", spec["submitJob"])):
+        (folder / name).write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"wrote {folder / 'job-definition.json'} and {folder / 'submit-job.json'}; then:\n"
+          f"  aws batch register-job-definition --cli-input-json file://{folder / 'job-definition.json'}\n"
+          f"  aws batch submit-job --cli-input-json file://{folder / 'submit-job.json'}\n"
+          f"and, when the jobs are done: infermeter merge {args.results_dir}/{config.name}/shard-* -o merged/")
+    return 0
 
 
 def _compare(args) -> int:
@@ -145,7 +179,31 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("-o", "--output", help="results folder (default results/<sweep name>)")
     sweep.add_argument("--resume", action="store_true", help="continue a sweep: skip the points already done")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("--shard", metavar="I/N", help="run only shard I of N (0 <= I < N), for job arrays")
+    sweep.add_argument("--executor", choices=["local", "ray"], default="local",
+                       help="local: points one after another here; ray: one Ray task per point")
+    sweep.add_argument("--address", help="Ray cluster address (default: start Ray on this machine)")
+    sweep.add_argument("--cpus-per-point", type=int,
+                       help="Ray: CPUs each point holds (default: its client threads on CPU, 1 beside a GPU)")
     sweep.set_defaults(func=_sweep)
+
+    mrg = sub.add_parser("merge", help="combine the results of a sweep's shards into one results file")
+    mrg.add_argument("inputs", nargs="+", help="results folders or files of one sweep")
+    mrg.add_argument("-o", "--output", required=True, help="results folder or file to write")
+    mrg.set_defaults(func=_merge)
+
+    bsp = sub.add_parser("batch-spec", help="AWS Batch job definition and array job running a sweep's shards")
+    bsp.add_argument("config", help="sweep config, as the container will see it (path or shipped name)")
+    bsp.add_argument("--shards", type=int, required=True, help="number of array children")
+    bsp.add_argument("--image", required=True, help="container image with infermeter installed")
+    bsp.add_argument("--job-queue", required=True, help="Batch job queue")
+    bsp.add_argument("--results-dir", default="/results",
+                     help="where shards write in the container: mount shared storage (EFS, FSx) there")
+    bsp.add_argument("--vcpus", type=int, default=4)
+    bsp.add_argument("--memory", type=int, default=16384, help="MiB per container")
+    bsp.add_argument("--instance", help="instance type the queue runs on, for pricing")
+    bsp.add_argument("-o", "--output", default=".", help="folder for the two JSON files")
+    bsp.set_defaults(func=_batch_spec)
 
     prices = {"action": "append", "default": [], "metavar": "FILE",
               "help": "price file overriding or adding to the shipped catalog (repeatable)"}

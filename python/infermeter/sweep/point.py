@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
 import platform
 import socket
 import time
@@ -47,7 +48,7 @@ def _exported_model(config: SweepConfig, point: Point, model_dir: Path) -> Path:
     for candidate in (model_dir / f"{stem}.pt", model_dir / f"{stem}-b{point.batch_size}.pt"):
         if candidate.is_file():
             return candidate
-    scratch = model_dir / f"{stem}.exporting.pt"
+    scratch = model_dir / f"{stem}.{os.getpid()}.exporting.pt"  # concurrent workers may export the same variant
     report = export(m.name, scratch, precision=point.precision, batch_size=point.batch_size, method=m.method,
                     freeze=m.freeze, device=config.device, backend=backend, **m.options, **dict(point.variant),
                     **({"weights": m.weights} if m.weights else {}))
@@ -72,7 +73,8 @@ def new_record(config: SweepConfig, point: Point, instance: str | None, status: 
 def measure_point(config: SweepConfig, point: Point, model_dir: Path, instance: str | None) -> dict:
     """Exports (when needed) and measures `point`. Never raises for a problem
     of the point itself; KeyboardInterrupt passes through."""
-    record = new_record(config, point, instance) | {"started_at": time.time()}
+    record = new_record(config, point, instance) | {
+        "started_at": time.time(), "worker": {"host": socket.gethostname(), "pid": os.getpid()}}
     try:
         path = _exported_model(config, point, model_dir)
         result = benchmark(path, batch_size=point.batch_size, threads=point.threads, device=config.device,

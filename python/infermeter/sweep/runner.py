@@ -3,6 +3,7 @@ record the moment it is done."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from tqdm import tqdm
 
 from infermeter.sweep.config import SweepConfig
 from infermeter.sweep.grid import Point, expand
+from infermeter.sweep.shard import shard
 from infermeter.sweep.point import measure_point, new_record
 from infermeter.sweep.store import DONE_STATUSES, ResultsFile
 
@@ -59,11 +61,10 @@ def _label(record: dict) -> str:
     return f"{head}: {record['status']}"
 
 
-def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list[Point] | None = None
+def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list[Point]
             ) -> tuple[ResultsFile, list[Point], OutOfMemoryTracker, int]:
     """The results file, the points still to run and what earlier runs of this
     sweep already learned about memory."""
-    points = expand(config) if points is None else points
     store = ResultsFile(out_dir)
     tracker = OutOfMemoryTracker()
     earlier = store.latest()
@@ -78,32 +79,59 @@ def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list
     return store, todo, tracker, len(points) - len(todo)
 
 
+SWEEP_FILE = "sweep.json"
+
+
+def write_description(folder: Path, config: SweepConfig, shard_spec: tuple[int, int] | None) -> None:
+    """The config a results folder was produced from, and its shard, for merge."""
+    doc = {"config": config.model_dump(mode="json"), "shard": list(shard_spec) if shard_spec else None}
+    (folder / SWEEP_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+
+
 def run_sweep(config: SweepConfig, out_dir: str | Path, *, instance: str | None = None, resume: bool = False,
-              progress: bool = True, points: list[Point] | None = None) -> SweepOutcome:
-    """Runs the points of `config` (or the given subset) not yet done, in order.
-    Ctrl-C stops after recording every finished point."""
+              progress: bool = True, shard_spec: tuple[int, int] | None = None,
+              executor: str = "local", ray_address: str | None = None,
+              cpus_per_point: int | None = None) -> SweepOutcome:
+    """Runs the points of `config` (or its shard `(index, count)`) not yet
+    done. Local: one after another, in grid order. Ray: one task per point,
+    the batch sizes of a series one after another. Ctrl-C stops after
+    recording every finished point."""
     instance = instance or config.instance
     if instance:
         from infermeter.cost import load_catalog
 
         load_catalog().price(instance)  # an unknown instance fails now, not in the report
     config.backend_config().check()  # a missing SDK fails before any point, not in every one
+    points = expand(config)
+    if shard_spec:
+        points = shard(points, *shard_spec)
     store, todo, tracker, resumed = prepare(config, out_dir, resume, points)
     outcome = SweepOutcome(store.path, resumed + len(todo), resumed)
     model_dir = store.path.parent / "models"
     model_dir.mkdir(parents=True, exist_ok=True)
+    write_description(store.path.parent, config, shard_spec)
     bar = tqdm(total=outcome.total, initial=resumed, unit="point", desc=config.name, disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
+
+    def finished(record: dict) -> None:
+        store.append(record)
+        tracker.note(record)
+        outcome.statuses[record["status"]] += 1
+        bar.set_postfix_str(_label(record), refresh=False)
+        bar.update()
+
     try:
-        for point in todo:
-            oom_batch = tracker.blocked_by(point)
-            record = (skipped_record(config, point, instance, oom_batch) if oom_batch is not None
-                      else measure_point(config, point, model_dir, instance))
-            store.append(record)
-            tracker.note(record)
-            outcome.statuses[record["status"]] += 1
-            bar.set_postfix_str(_label(record), refresh=False)
-            bar.update()
+        if executor == "ray":
+            from infermeter.sweep.ray_executor import run_on_ray
+
+            run_on_ray(config, todo, tracker, model_dir, instance, finished, ray_address, cpus_per_point)
+        elif executor == "local":
+            for point in todo:
+                oom_batch = tracker.blocked_by(point)
+                finished(skipped_record(config, point, instance, oom_batch) if oom_batch is not None
+                         else measure_point(config, point, model_dir, instance))
+        else:
+            raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
