@@ -6,7 +6,8 @@ import math
 import pytest
 
 from infermeter import load_results
-from infermeter.analysis import knee_batch, knees, parse_sla, recommend
+from infermeter.analysis import knee_batch, knees, recommend
+from infermeter.sla import parse_sla
 from infermeter.cli import main
 from infermeter.compare import compare
 from infermeter.cost import cost_per_inferences, cost_per_million, load_catalog

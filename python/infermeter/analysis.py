@@ -4,42 +4,13 @@ configuration that meets one."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import pandas as pd
 from kneed import KneeLocator
 
 from infermeter.frame import measured, series_label
-
-_SLA = re.compile(r"^\s*p(\d+(?:\.\d+)?)\s*(<=|<)\s*(\d+(?:\.\d+)?)\s*(ms|us|µs|s)\s*$")
-_TO_MS = {"ms": 1.0, "us": 1e-3, "µs": 1e-3, "s": 1e3}
-
-
-@dataclass(frozen=True)
-class Sla:
-    percentile: float
-    limit_ms: float
-    inclusive: bool
-
-    def __str__(self) -> str:
-        return f"p{self.percentile:g}{'<=' if self.inclusive else '<'}{self.limit_ms:g}ms"
-
-    def latency_ms(self, result) -> float:
-        return result.histogram.get_value_at_percentile(self.percentile) / 1e6
-
-    def met_by(self, result) -> bool:
-        value = self.latency_ms(result)
-        return value <= self.limit_ms if self.inclusive else value < self.limit_ms
-
-
-def parse_sla(text: str) -> Sla:
-    """'p90<15ms', 'p99<=200us', 'p50<1s'."""
-    match = _SLA.match(text)
-    if not match or not 0 < float(match[1]) < 100:
-        raise ValueError(f"SLA {text!r} is not of the form p<percentile><limit with a unit, e.g. p90<15ms")
-    return Sla(float(match[1]), float(match[3]) * _TO_MS[match[4]], match[2] == "<=")
-
+from infermeter.sla import Sla, parse_sla
 
 def knee_batch(batch_sizes, throughputs) -> int | None:
     """The batch size where throughput stops rising steeply (kneed's Kneedle on

@@ -39,6 +39,7 @@ def _row(record: dict, source: Path, catalog) -> dict:
     row |= {"result": result, "device_name": result.environment.get("device_name"), "weights": export.get("weights"),
             "inferences_per_s": result.inferences_per_s, "mean_ms": lat.mean, "p50_ms": lat.p50, "p90_ms": lat.p90,
             "p95_ms": lat.p95, "p99_ms": lat.p99,
+            "launch_p50_ms": result.launch_latency.p50 if result.launch_latency else math.nan,
             "cost_per_million": cost_per_million(result.inferences_per_s, price) if price == price else math.nan}
     return row
 
@@ -56,7 +57,8 @@ def load_results(*paths: str | Path, prices: tuple[str | Path, ...] = ()) -> pd.
             raise ValueError(f"no sweep results at {given} (looked for {path})")
         rows += [_row(r, path, catalog) for r in ResultsFile(path).latest().values()]
     frame = pd.DataFrame(rows)
-    for column in ("inferences_per_s", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "cost_per_million",
+    for column in ("inferences_per_s", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "launch_p50_ms",
+                   "cost_per_million",
                    "device_name", "weights"):
         if column not in frame:
             frame[column] = math.nan

@@ -14,6 +14,7 @@ from infermeter.backends import BACKENDS, COMPILING, BackendConfig, EiaOptions, 
 from infermeter.backends.neuron import NeuronOptions
 from infermeter.backends.neuronx import NeuronxOptions
 from infermeter.export import PRECISIONS
+from infermeter.sla import parse_sla
 
 Precision = Literal[PRECISIONS]
 
@@ -107,8 +108,6 @@ class SweepConfig(_Strict):
     @classmethod
     def _sla(cls, value):
         if value is not None:
-            from infermeter.analysis import parse_sla
-
             parse_sla(value)
         return value
 
