@@ -18,7 +18,12 @@ from infermeter.frame import measured, series_label  # noqa: E402
 PERCENTILES = np.array([0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99])
 
 
-def _png(fig) -> bytes:
+def _finished(fig, ax, xlabel: str, ylabel: str) -> bytes:
+    """Labels, grid and legend as every figure has them, as PNG bytes."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=110)
@@ -47,11 +52,7 @@ def _per_batch(frame: pd.DataFrame, column: str, ylabel: str, mark_knee: bool = 
     ax.set_xscale("log", base=2)
     ax.set_xticks(batches, [str(b) for b in batches])
     ax.minorticks_off()
-    ax.set_xlabel("batch size")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return _png(fig)
+    return _finished(fig, ax, "batch size", ylabel)
 
 
 def throughput_vs_latency(frame: pd.DataFrame) -> bytes:
@@ -61,11 +62,7 @@ def throughput_vs_latency(frame: pd.DataFrame) -> bytes:
         for _, row in g.iterrows():
             ax.annotate(f"b{row['batch_size']}", (row["p95_ms"], row["inferences_per_s"]), fontsize=7,
                         textcoords="offset points", xytext=(4, 4))
-    ax.set_xlabel("p95 latency (ms)")
-    ax.set_ylabel("inferences/s")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return _png(fig)
+    return _finished(fig, ax, "p95 latency (ms)", "inferences/s")
 
 
 def latency_distribution(chosen: pd.DataFrame) -> bytes:
@@ -78,11 +75,7 @@ def latency_distribution(chosen: pd.DataFrame) -> bytes:
     ax.set_xscale("log")
     ax.set_xticks(x, [f"{p:g}%" for p in PERCENTILES], fontsize=7)
     ax.minorticks_off()
-    ax.set_xlabel("percentile")
-    ax.set_ylabel("latency (ms)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return _png(fig)
+    return _finished(fig, ax, "percentile", "latency (ms)")
 
 
 def throughput_over_time(chosen: pd.DataFrame) -> bytes:
@@ -91,11 +84,7 @@ def throughput_over_time(chosen: pd.DataFrame) -> bytes:
         r = row["result"]
         rate = np.array(r.completions) * row["batch_size"] / r.window_s
         ax.plot(np.arange(len(rate)) * r.window_s, rate, label=f"{series_label(row)} b{row['batch_size']}")
-    ax.set_xlabel("time since measuring began (s)")
-    ax.set_ylabel("inferences/s")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return _png(fig)
+    return _finished(fig, ax, "time since measuring began (s)", "inferences/s")
 
 
 def figures(frame: pd.DataFrame, chosen: pd.DataFrame) -> list[tuple[str, str, bytes]]:
