@@ -74,7 +74,8 @@ def measure_point(config: SweepConfig, point: Point, model_dir: Path, instance: 
     """Exports (when needed) and measures `point`. Never raises for a problem
     of the point itself; KeyboardInterrupt passes through."""
     record = new_record(config, point, instance) | {
-        "started_at": time.time(), "worker": {"host": socket.gethostname(), "pid": os.getpid()}}
+        "started_at": time.time(), "worker": {"host": socket.gethostname(), "pid": os.getpid(),
+                                              "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}}
     try:
         path = _exported_model(config, point, model_dir)
         result = benchmark(path, batch_size=point.batch_size, threads=point.threads, device=config.device,
