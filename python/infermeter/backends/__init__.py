@@ -105,6 +105,7 @@ def backend_context(backend: BackendConfig, facts: dict | None):
 
 def add_arguments(parser) -> None:
     """--backend and each backend's own flags, for `export` and `run`."""
+    parser = parser.add_argument_group("backend", "see docs/backends.md; neuron, neuronx and eia need their SDK")
     parser.add_argument("--backend", choices=BACKENDS, help="default: cpu, or cuda for a cuda device")
     parser.add_argument("--neuron-mode", choices=["data-parallel", "pipeline"], default="data-parallel")
     parser.add_argument("--neuroncore-pipeline-cores", type=int,
