@@ -9,8 +9,9 @@ import torch
 import yaml
 from hdrh.histogram import HdrHistogram
 
-from infermeter import _core, save_torchscript
-from infermeter.result import PERCENTILES, SCHEMA
+from infermeter import save_torchscript
+from infermeter.backends.python_loop import HIGHEST_NS, latency_summary
+from infermeter.result import SCHEMA
 from infermeter.sweep.grid import Point
 from infermeter.sweep.store import RECORD_SCHEMA, ResultsFile
 
@@ -45,11 +46,10 @@ def synthetic_record(model: str, batch: int, threads: int, instance: str | None,
                      latencies_ms: list[float], precision: str = "fp32", sla: str | None = None) -> dict:
     """A results record with exactly these figures, as a sweep would have stored it."""
     ns = [int(v * 1e6) for v in latencies_ms]
-    encoded = _core.encode_histogram(ns)
-    h = HdrHistogram.decode(encoded)
-    host = {"count": len(ns), "histogram": encoded, "mean_ns": h.get_mean_value(), "stddev_ns": h.get_stddev(),
-            "min_ns": h.get_min_value(), "max_ns": h.get_max_value(), "saturated": 0,
-            **{f"{p}_ns": h.get_value_at_percentile(float(p[1:].replace("_", "."))) for p in PERCENTILES}}
+    h = HdrHistogram(1, HIGHEST_NS, 3)
+    for value in ns:
+        h.record_value(value)
+    host = latency_summary(h)
     result = {"schema": SCHEMA, "model": {"path": model, "export": {"weights": "random"}},
               "config": {"batch_size": batch, "threads": threads, "device": "cpu", "replicas": "per-thread"},
               "measurement": {"requests": len(ns), "inferences": len(ns) * batch, "warmup_requests": 0,

@@ -113,3 +113,21 @@ def test_shipped_configs_all_validate():
         assert expand(load_config(name))
     g5 = load_config("g5_vs_g4dn")
     assert g5.batch_sizes == [1, 4, 8, 16, 32] and g5.precisions == ["fp32", "mixed"] and g5.threads == [1, 2, 4, 8]
+
+
+def test_damage_before_the_last_line_is_an_error_not_a_truncation(tmp_path):
+    from sweep_helpers import synthetic_record, write_records
+
+    path = write_records(tmp_path / "r.jsonl", [synthetic_record("m", b, 1, None, 10.0, [1.0]) for b in (1, 2, 3)])
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(lines[0] + b'{"half a record\n' + lines[2])
+    store = ResultsFile(path)
+    with pytest.raises(ValueError, match=r"r.jsonl, line 2: not an infermeter sweep record"):
+        store.records()
+    with pytest.raises(ValueError, match="line 2"):
+        store.cut_torn_tail()
+    assert path.read_bytes().endswith(lines[2])  # nothing measured was cut off
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"some": "json"}\n')
+    with pytest.raises(ValueError, match="other.jsonl, line 1: not an infermeter sweep record"):
+        ResultsFile(other).records()

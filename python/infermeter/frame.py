@@ -40,7 +40,7 @@ def _row(record: dict, source: Path, catalog) -> dict:
             "inferences_per_s": result.inferences_per_s, "mean_ms": lat.mean, "p50_ms": lat.p50, "p90_ms": lat.p90,
             "p95_ms": lat.p95, "p99_ms": lat.p99,
             "launch_p50_ms": result.launch_latency.p50 if result.launch_latency else math.nan,
-            "cost_per_million": cost_per_million(result.inferences_per_s, price) if price == price else math.nan}
+            "cost_per_million": math.nan if math.isnan(price) else cost_per_million(result.inferences_per_s, price)}
     return row
 
 

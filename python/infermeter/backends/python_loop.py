@@ -23,7 +23,8 @@ from infermeter.zoo.registry import example_inputs
 HIGHEST_NS = 3_600_000_000_000
 
 
-def _summary(h: HdrHistogram) -> dict:
+def latency_summary(h: HdrHistogram) -> dict:
+    """The engine's latency summary fields, from a Python HdrHistogram."""
     at = {p: h.get_value_at_percentile(float(p[1:].replace("_", "."))) for p in PERCENTILES}
     return {"count": h.get_total_count(), "histogram": h.encode().decode(), "mean_ns": h.get_mean_value(),
             "stddev_ns": h.get_stddev(), "min_ns": h.get_min_value(), "max_ns": h.get_max_value(), "saturated": 0,
@@ -42,7 +43,9 @@ def measure(path: str, context: Callable[[], AbstractContextManager], *, batch_s
     batch = batch_size or (fixed[0] if fixed else 1)
     inputs = example_inputs(specs, batch, seed)
     histograms = [HdrHistogram(1, HIGHEST_NS, 3) for _ in range(threads)]
-    windows = [[0] * (int(math.ceil((duration + 60) / window)) + 1) for _ in range(threads)]
+    window_ns = int(window * 1e9)
+    last_window = int(math.ceil((duration + 60) / window))
+    windows = [[0] * (last_window + 1) for _ in range(threads)]
     clock = {}
 
     def start_clock() -> None:  # run once, before any thread passes the barrier
@@ -59,14 +62,15 @@ def measure(path: str, context: Callable[[], AbstractContextManager], *, batch_s
                 start_barrier.wait()
                 while time.perf_counter_ns() < clock["measure_from"]:
                     model(*inputs)
+                histogram, counts, measure_from = histograms[i], windows[i], clock["measure_from"]
                 while True:
                     t0 = time.perf_counter_ns()
-                    if t0 >= clock["stop_at"]:
+                    if t0 >= clock["stop_at"]:  # read each time: an interrupt moves it
                         break
                     model(*inputs)
                     t1 = time.perf_counter_ns()
-                    histograms[i].record_value(max(1, t1 - t0))
-                    windows[i][min(len(windows[i]) - 1, (t1 - clock["measure_from"]) // int(window * 1e9))] += 1
+                    histogram.record_value(max(1, t1 - t0))
+                    counts[min(last_window, (t1 - measure_from) // window_ns)] += 1
         except Exception as e:  # noqa: BLE001 - reported once all threads are joined
             errors.append(e)
             start_barrier.abort()
@@ -76,10 +80,17 @@ def measure(path: str, context: Callable[[], AbstractContextManager], *, batch_s
         w.start()
     try:
         start_barrier.wait()
+        for w in workers:
+            w.join()
     except threading.BrokenBarrierError:
         pass  # a client failed; its error is raised below
-    for w in workers:
-        w.join()
+    except BaseException:  # Ctrl-C: stop the clients before leaving
+        start_barrier.abort()
+        clock["stop_at"] = clock["measure_from"] = 0
+        raise
+    finally:
+        for w in workers:
+            w.join()
     if errors:
         raise RuntimeError(f"model '{path}' failed on backend {backend}: {errors[0]}") from errors[0]
     merged = HdrHistogram(1, HIGHEST_NS, 3)
@@ -98,7 +109,7 @@ def measure(path: str, context: Callable[[], AbstractContextManager], *, batch_s
             "measurement": {"requests": requests, "inferences": requests * batch, "warmup_requests": None,
                             "elapsed_s": duration, "interrupted": False, "requests_per_s": rate,
                             "inferences_per_s": rate * batch},
-            "latency": {"host": _summary(merged), "launch": None, "device": None},
+            "latency": {"host": latency_summary(merged), "launch": None, "device": None},
             "timeline": {"window_s": window, "completions": completions},
             "calibration": None,
             "environment": {"runner": "python-loop", "backend": backend, "torch_build": torch.__version__}}

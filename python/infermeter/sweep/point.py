@@ -70,6 +70,10 @@ def new_record(config: SweepConfig, point: Point, instance: str | None, status: 
             "instance": instance, "status": status, "error": error, "result": None}
 
 
+def skipped_record(config: SweepConfig, point: Point, instance: str | None, oom_batch: int) -> dict:
+    return new_record(config, point, instance, "skipped", f"not run: batch {oom_batch} of this series ran out of memory")
+
+
 def measure_point(config: SweepConfig, point: Point, model_dir: Path, instance: str | None) -> dict:
     """Exports (when needed) and measures `point`. Never raises for a problem
     of the point itself; KeyboardInterrupt passes through."""

@@ -56,13 +56,11 @@ def run_on_ray(config: SweepConfig, todo: list[Point], tracker, model_dir: Path,
     def start_next(series: str) -> None:
         while queues[series]:
             point = queues[series].pop(0)
-            oom_batch = tracker.blocked_by(point)
-            if oom_batch is None:
+            skipped = tracker.skipped(config, point, instance)
+            if skipped is None:
                 running[submit(point)] = point
                 return
-            from infermeter.sweep.runner import skipped_record
-
-            finished(skipped_record(config, point, instance, oom_batch))
+            finished(skipped)
 
     try:
         for series in queues:

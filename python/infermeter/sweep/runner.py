@@ -14,7 +14,7 @@ from tqdm import tqdm
 from infermeter.sweep.config import SweepConfig
 from infermeter.sweep.grid import Point, expand
 from infermeter.sweep.shard import shard
-from infermeter.sweep.point import measure_point, new_record
+from infermeter.sweep.point import measure_point, skipped_record
 from infermeter.sweep.store import DONE_STATUSES, ResultsFile
 
 
@@ -44,13 +44,12 @@ class OutOfMemoryTracker:
             batch = record["point"]["batch_size"]
             self.smallest[record["series"]] = min(batch, self.smallest.get(record["series"], batch))
 
-    def blocked_by(self, point: Point) -> int | None:
+    def skipped(self, config: SweepConfig, point: Point, instance: str | None) -> dict | None:
+        """The record of `point` when a smaller batch of its series ran out of memory, else None."""
         limit = self.smallest.get(point.series)
-        return limit if limit is not None and point.batch_size > limit else None
-
-
-def skipped_record(config: SweepConfig, point: Point, instance: str | None, oom_batch: int) -> dict:
-    return new_record(config, point, instance, "skipped", f"not run: batch {oom_batch} of this series ran out of memory")
+        if limit is None or point.batch_size <= limit:
+            return None
+        return skipped_record(config, point, instance, limit)
 
 
 def _label(record: dict) -> str:
@@ -96,6 +95,8 @@ def run_sweep(config: SweepConfig, out_dir: str | Path, *, instance: str | None 
     done. Local: one after another, in grid order. Ray: one task per point,
     the batch sizes of a series one after another. Ctrl-C stops after
     recording every finished point."""
+    if executor not in ("local", "ray"):
+        raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
     instance = instance or config.instance
     if instance:
         from infermeter.cost import load_catalog
@@ -125,13 +126,9 @@ def run_sweep(config: SweepConfig, out_dir: str | Path, *, instance: str | None 
             from infermeter.sweep.ray_executor import run_on_ray
 
             run_on_ray(config, todo, tracker, model_dir, instance, finished, ray_address, cpus_per_point)
-        elif executor == "local":
-            for point in todo:
-                oom_batch = tracker.blocked_by(point)
-                finished(skipped_record(config, point, instance, oom_batch) if oom_batch is not None
-                         else measure_point(config, point, model_dir, instance))
         else:
-            raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
+            for point in todo:
+                finished(tracker.skipped(config, point, instance) or measure_point(config, point, model_dir, instance))
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:

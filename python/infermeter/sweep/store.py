@@ -26,21 +26,26 @@ class ResultsFile:
         self.path = results_path(path)
 
     def _lines(self) -> tuple[list[dict], int]:
-        """The records, and the byte length of the file up to the last whole one."""
+        """The records, and the byte length of the file up to the last whole
+        one. Only the last line may be torn (the point in flight when a sweep
+        stopped); damage anywhere else is an error, so nothing after it is lost."""
         if not self.path.exists():
             return [], 0
         data = self.path.read_bytes()
+        lines = data.splitlines(keepends=True)
         records, good = [], 0
-        for raw in data.splitlines(keepends=True):
+        for number, raw in enumerate(lines, 1):
             try:
-                if not raw.endswith(b"\n"):
-                    raise ValueError("no line end")
-                record = json.loads(raw)
+                record = json.loads(raw) if raw.endswith(b"\n") else None
             except ValueError:
-                rest = len(data) - good
-                warnings.warn(f"{self.path}: ignoring {rest} bytes after the last whole record "
+                record = None
+            if record is None and number == len(lines):
+                warnings.warn(f"{self.path}: ignoring {len(raw)} bytes after the last whole record "
                               "(a point was being written when the sweep stopped)", stacklevel=3)
                 break
+            if not isinstance(record, dict) or record.get("schema") != RECORD_SCHEMA:
+                raise ValueError(f"{self.path}, line {number}: not an infermeter sweep record "
+                                 f"(schema {RECORD_SCHEMA}); the file is damaged or is not a sweep's results")
             records.append(record)
             good += len(raw)
         return records, good
