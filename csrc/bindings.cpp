@@ -1,49 +1,39 @@
-// The Python extension `infermeter._core`. Arguments are converted while the
-// GIL is held, the engine runs with it released, and only a JSON string comes
-// back, so no Python object is ever touched without the GIL.
+// The Python extension `infermeter._core`. RunConfig is bound as a class, so
+// its fields, defaults and validation live once, in C++. Arguments are
+// converted while the GIL is held, the engine runs with it released, and only
+// a JSON string comes back, so no Python object is touched without the GIL.
 #include <Python.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include "engine.h"
 #include "errors.h"
-#include "histogram.h"
+#include "reporters.h"
+#include "result_builder.h"
+#include "runner_registry.h"
 
 namespace py = pybind11;
 using namespace infermeter;
 
 namespace {
 
-std::string run(const std::string& model_path, const std::string& device, std::optional<int64_t> batch_size, int threads,
-                const std::string& replicas, double warmup_s, int64_t warmup_min_requests,
-                std::optional<double> duration_s, std::optional<int64_t> requests, double window_s, uint64_t seed,
-                const std::vector<std::tuple<std::string, std::vector<int64_t>, std::string, py::bytes>>& inputs,
-                bool calibrate) {
-  RunConfig config;
-  config.model_path = model_path;
-  config.device = device;
-  config.batch_size = batch_size;
-  config.threads = threads;
-  if (replicas == "per-thread")
-    config.replicas = Replicas::kPerThread;
-  else if (replicas == "shared")
-    config.replicas = Replicas::kShared;
-  else
-    throw std::invalid_argument("replicas must be 'per-thread' or 'shared', got '" + replicas + "'");
-  config.warmup_s = warmup_s;
-  config.warmup_min_requests = warmup_min_requests;
-  config.duration_s = duration_s;
-  config.requests = requests;
-  config.window_s = window_s;
-  config.seed = seed;
-  for (const auto& [name, shape, dtype, bytes] : inputs) config.inputs.push_back({name, shape, dtype, std::string(bytes)});
+// Raised into Python as KeyboardInterrupt carrying the partial result's JSON,
+// so that Ctrl-C loses nothing already measured.
+struct Interrupted {
+  std::string result_json;
+};
 
+std::string run(const RunConfig& config, bool calibrate) {
   bool interrupted_by_signal = false;
   // Ctrl-C reaches Python only as a pending signal: look for it briefly under
   // the GIL so a long run stops promptly.
   const AbortCheck should_abort = [&interrupted_by_signal] {
     py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() != 0) interrupted_by_signal = true;
+    if (PyErr_CheckSignals() != 0) {
+      // The KeyboardInterrupt is raised again below, with the partial result.
+      PyErr_Clear();
+      interrupted_by_signal = true;
+    }
     return interrupted_by_signal;
   };
   std::string text;
@@ -51,8 +41,42 @@ std::string run(const std::string& model_path, const std::string& device, std::o
     py::gil_scoped_release release;
     text = measure(config, should_abort, calibrate).result.dump();
   }
-  if (interrupted_by_signal) throw py::error_already_set();
+  if (interrupted_by_signal) throw Interrupted{text};
   return text;
+}
+
+// The result document for a run measured outside the engine (the Python
+// loop of the Elastic Inference backend): per worker, (issued, completed)
+// steady-clock pairs in ns, relative to when measuring began.
+std::string build_python_loop_result(const RunConfig& config, const std::string& model_json,
+                                     const std::vector<std::vector<std::pair<int64_t, int64_t>>>& workers,
+                                     int64_t batch_size, int64_t warmup_requests, bool interrupted,
+                                     const std::string& stop_reason, const std::string& environment_json) {
+  validate(config);
+  const auto window_ns = static_cast<int64_t>(config.window_s * 1e9);
+  const size_t windows = window_count(config);
+  Recorder merged(window_ns, windows);
+  for (const auto& requests : workers) {
+    Recorder recorder(window_ns, windows);
+    for (const auto& [issued, completed] : requests) {
+      RequestTiming t;
+      t.scheduled_ns = t.issued_ns = issued;
+      t.completed_ns = completed;
+      recorder.record(t, 0, false);
+    }
+    merged.merge(recorder);
+  }
+  RunRecord run;
+  run.merged = &merged;
+  run.batch_size = batch_size;
+  run.warmup_requests = warmup_requests;
+  run.interrupted = interrupted;
+  run.stop_reason = stop_reason;
+  run.stop_rule = {{"rule", "duration"}, {"duration_s", config.duration_s.value_or(0.0)}};
+  run.load = {{"kind", "closed"}};
+  run.intra_op_threads = intra_op_threads_for(config);
+  return build_result(config, nlohmann::json::parse(model_json), run, nullptr, nlohmann::json::parse(environment_json))
+      .dump();
 }
 
 }  // namespace
@@ -61,28 +85,50 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "infermeter's native measurement engine";
   const auto engine_error = py::register_exception<EngineError>(m, "EngineError", PyExc_RuntimeError);
   py::register_exception<OutOfMemory>(m, "OutOfMemoryError", engine_error.ptr());
-  m.def("run", &run, py::arg("model_path"), py::arg("device"), py::arg("batch_size"), py::arg("threads"),
-        py::arg("replicas"), py::arg("warmup_s"), py::arg("warmup_min_requests"), py::arg("duration_s"),
-        py::arg("requests"), py::arg("window_s"), py::arg("seed"), py::arg("inputs"), py::arg("calibrate"),
-        "Measure a TorchScript model; returns the result document as JSON text.");
+  static py::exception<Interrupted> interrupted_type(m, "_Interrupted", PyExc_KeyboardInterrupt);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Interrupted& e) {
+      py::set_error(interrupted_type, py::str(e.result_json));
+    }
+  });
+
+  py::class_<ExplicitInput>(m, "ExplicitInput")
+      .def(py::init([](std::string name, std::vector<int64_t> shape, std::string dtype, py::bytes data) {
+             return ExplicitInput{std::move(name), std::move(shape), std::move(dtype), std::string(data)};
+           }),
+           py::arg("name"), py::arg("shape"), py::arg("dtype"), py::arg("data"));
+
+  py::class_<RunConfig>(m, "RunConfig", "What one measurement run is asked to do (see csrc/run_config.h).")
+      .def(py::init<>())
+      .def_readwrite("model_path", &RunConfig::model_path)
+      .def_readwrite("device", &RunConfig::device)
+      .def_readwrite("runner", &RunConfig::runner)
+      .def_readwrite("batch_size", &RunConfig::batch_size)
+      .def_readwrite("threads", &RunConfig::threads)
+      .def_readwrite("replicas", &RunConfig::replicas)
+      .def_readwrite("intra_op_threads", &RunConfig::intra_op_threads)
+      .def_readwrite("warmup_s", &RunConfig::warmup_s)
+      .def_readwrite("warmup_min_requests", &RunConfig::warmup_min_requests)
+      .def_readwrite("duration_s", &RunConfig::duration_s)
+      .def_readwrite("requests", &RunConfig::requests)
+      .def_readwrite("window_s", &RunConfig::window_s)
+      .def_readwrite("seed", &RunConfig::seed)
+      .def_readwrite("inputs", &RunConfig::inputs)
+      .def("validate", &validate, "Raises ValueError naming the first option out of range.");
+
+  m.def("runner_names", &runner_names, "The runners this build knows.");
   m.def(
-      "encode_histogram",
-      [](const std::vector<int64_t>& values) {
-        Histogram h;
-        for (const auto v : values) h.record(v);
-        return h.encode();
-      },
-      "Record values into the engine's histogram and return its HdrHistogram encoding (for tests).");
-  m.def(
-      "histogram_summary",
-      [](const std::vector<int64_t>& values, const std::vector<double>& percentiles) {
-        Histogram h;
-        for (const auto v : values) h.record(v);
-        std::vector<int64_t> at;
-        for (const auto p : percentiles) at.push_back(h.value_at_percentile(p));
-        return py::dict(py::arg("count") = h.total_count(), py::arg("min") = h.min_value(),
-                        py::arg("max") = h.max_value(), py::arg("mean") = h.mean(), py::arg("stddev") = h.stddev(),
-                        py::arg("percentiles") = at);
-      },
-      "The engine histogram's statistics for the given values (for tests).");
+      "console_summary", [](const std::string& result_json) { return console_summary(nlohmann::json::parse(result_json)); },
+      py::arg("result_json"), "The console summary of a result document (what infermeter-bench prints).");
+  m.def("format_duration_ns", &format_duration_ns, py::arg("ns"),
+        "A duration in the unit (ns, µs, ms, s) that shows three significant digits.");
+  m.def("run", &run, py::arg("config"), py::arg("calibrate"),
+        "Measure a model; returns the result document as JSON text. Ctrl-C raises KeyboardInterrupt whose "
+        "argument is the partial result's JSON.");
+  m.def("build_python_loop_result", &build_python_loop_result, py::arg("config"), py::arg("model_json"),
+        py::arg("workers"), py::arg("batch_size"), py::arg("warmup_requests"), py::arg("interrupted"),
+        py::arg("stop_reason"), py::arg("environment_json"),
+        "The result document for a closed loop measured from Python threads.");
 }

@@ -5,10 +5,13 @@
 #include <c10/core/Device.h>
 #include <nlohmann/json.hpp>
 
+#include "run_config.h"
+
 namespace infermeter {
 
-// clock_read_ns, histogram_record_ns, and noop_request_ns: a full engine
-// request to a TorchScript module that returns its input, on `device`.
-nlohmann::json calibrate(const c10::Device& device);
+// Medians of: a steady-clock read, a histogram record, and the floor of one
+// request's harness cost on an idle device (a whole engine request to a module
+// that does nothing, through the run's runner).
+nlohmann::json calibrate(const RunConfig& config, const c10::Device& device);
 
 }  // namespace infermeter

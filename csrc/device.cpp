@@ -1,5 +1,6 @@
 #include "device.h"
 
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <c10/util/Exception.h>
 
@@ -16,7 +17,10 @@ c10::Device parse_device(const std::string& text) {
   }
   if (device.is_cpu()) return device;
   if (!device.is_cuda()) throw std::invalid_argument("unsupported device '" + text + "' (use cpu or cuda:N)");
-  const int count = c10::impl::hasDeviceGuardImpl(c10::kCUDA) ? c10::impl::getDeviceGuardImpl(c10::kCUDA)->deviceCount() : 0;
+  // Through ATen's CUDA hooks: once torch.export has run in the process, the
+  // device guard registered for CUDA can be a fake one that reports 8 devices
+  // on a machine without any.
+  const int count = static_cast<int>(at::detail::getCUDAHooks().deviceCount());
   if (count == 0)
     throw std::invalid_argument("device '" + text + "' is not available: this torch sees no CUDA device");
   if (!device.has_index()) device.set_index(0);

@@ -4,16 +4,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "closed_loop.h"
+#include "histogram.h"
 #include "run_config.h"
+#include "worker_pool.h"
 
 namespace infermeter {
 
-inline constexpr const char* kResultSchema = "infermeter.result/1";
-
 struct Measurement {
   nlohmann::json result;
-  Histogram host;          // for the binary's interval log
+  Histogram host;            // for the binary's interval log
   double start_epoch_s = 0;  // wall-clock time when measuring began
 };
 

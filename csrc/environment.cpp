@@ -1,13 +1,13 @@
 #include "environment.h"
 
+#include "cuda_device_info.h"
+
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -26,20 +26,6 @@ std::string field(const std::string& path, const std::string& key) {
     return begin == std::string::npos ? "" : line.substr(begin);
   }
   return "";
-}
-
-// The NVIDIA driver publishes GPU names without any CUDA library; GPUs are
-// listed by PCI address, which is CUDA's default order for identical cards.
-nlohmann::json cuda_device_name(int index) {
-  const std::filesystem::path root = "/proc/driver/nvidia/gpus";
-  std::error_code ec;
-  if (!std::filesystem::is_directory(root, ec)) return nullptr;
-  std::vector<std::filesystem::path> gpus;
-  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) gpus.push_back(entry.path());
-  std::sort(gpus.begin(), gpus.end());
-  if (index < 0 || index >= static_cast<int>(gpus.size())) return nullptr;
-  const auto name = field((gpus[index] / "information").string(), "Model");
-  return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name);
 }
 
 // "NVRM version: NVIDIA UNIX ... Kernel Module for x86_64  580.159.04  Release Build ...":
@@ -66,11 +52,11 @@ nlohmann::json describe_environment(const c10::Device& device) {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   const std::string cpu = field("/proc/cpuinfo", "model name");
-  return {
+  nlohmann::json out = {
       {"torch_version", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
                             std::to_string(TORCH_VERSION_PATCH)},
       {"device", device.str()},
-      {"device_name", device.is_cuda() ? cuda_device_name(device.index()) : nlohmann::json(cpu)},
+      {"device_name", cpu},
       {"driver_version", device.is_cuda() ? driver_version() : nlohmann::json(nullptr)},
       {"cpu_model", cpu},
       {"cpu_count", std::thread::hardware_concurrency()},
@@ -78,6 +64,8 @@ nlohmann::json describe_environment(const c10::Device& device) {
       {"hostname", host},
       {"timestamp", utc_timestamp()},
   };
+  if (device.is_cuda()) out.update(cuda_device_facts(device));
+  return out;
 }
 
 }  // namespace infermeter

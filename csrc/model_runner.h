@@ -1,5 +1,5 @@
-// What runs the model. The engine only sees ModelRunner and Replica, so other
-// formats (torch.export / AOTInductor packages) can be added beside TorchScript.
+// What runs the model: the interface a runner implements. The engine sees only
+// ModelRunner and Replica; runners are chosen by name (runner_registry.h).
 #pragma once
 
 #include <ATen/core/ivalue.h>
@@ -18,21 +18,23 @@ class Replica {
  public:
   virtual ~Replica() = default;
   // Issues one request; on a GPU it may return before the work is done (the
-  // caller synchronizes). The returned output keeps its memory alive until then.
+  // caller synchronizes the worker's stream). The returned output keeps its
+  // memory alive until then. Must not allocate in the harness's own code.
   virtual c10::IValue infer() = 0;
 };
 
 class ModelRunner {
  public:
   virtual ~ModelRunner() = default;
+  // Prepares worker `worker`'s replica. Called on that worker's own thread,
+  // with inference mode on and, on a GPU, the worker's stream current, so a
+  // runner may capture a CUDA graph or bind a compiled model to that stream.
   // `worker` selects the replica: its own copy of the weights or the shared one.
   virtual std::unique_ptr<Replica> make_replica(int worker) = 0;
-  // Format, inputs and export facts, for the result.
+  // Format, runner, inputs and export facts, for the result.
   virtual nlohmann::json describe() const = 0;
   // Inferences per request.
   virtual int64_t batch_size() const = 0;
 };
-
-std::unique_ptr<ModelRunner> open_model(const RunConfig& config, const c10::Device& device);
 
 }  // namespace infermeter

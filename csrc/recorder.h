@@ -1,10 +1,11 @@
 // What records: one per worker, so the hot path takes no lock; merged after.
 #pragma once
 
-#include <optional>
+#include <atomic>
 #include <vector>
 
 #include "histogram.h"
+#include "request_timing.h"
 
 namespace infermeter {
 
@@ -14,36 +15,65 @@ class Recorder {
   // start; completions past the last window land in it.
   Recorder(int64_t window_ns, size_t windows) : window_ns_(window_ns), completions_(windows, 0) {}
 
-  void record(int64_t completed_at_ns, int64_t host_ns) noexcept {
-    host_.record(host_ns);
-    const auto w = static_cast<size_t>(completed_at_ns / window_ns_);
+  // `start_ns`: when measuring began. Records host latency (issue to
+  // completion) always; response time and queue wait (from the scheduled
+  // time) when the load generator schedules ahead; launch and device time on
+  // a GPU.
+  void record(const RequestTiming& t, int64_t start_ns, bool scheduled_ahead) noexcept {
+    host_.record(t.completed_ns - t.issued_ns);
+    if (scheduled_ahead) {
+      response_.record(t.completed_ns - t.scheduled_ns);
+      queue_wait_.record(t.issued_ns - t.scheduled_ns);
+    }
+    if (t.device_ns >= 0) {
+      launch_.record(t.launched_ns - t.issued_ns);
+      device_.record(t.device_ns);
+    }
+    const int64_t completed_at = t.completed_ns - start_ns;
+    const auto w = static_cast<size_t>(std::max<int64_t>(0, completed_at) / window_ns_);
     ++completions_[std::min(w, completions_.size() - 1)];
-    if (completed_at_ns > last_completion_ns_) last_completion_ns_ = completed_at_ns;
-  }
-  // On a GPU: the CPU's time to issue the request (until the call returned)
-  // and the GPU's time between events around it. Launch near host latency
-  // means the CPU launching kernels, not the GPU, bounds the request.
-  void record_gpu(int64_t launch_ns, int64_t device_ns) noexcept {
-    launch_.record(launch_ns);
-    device_.record(device_ns);
+    if (count_ == 0) first_issue_ns_ = t.issued_ns - start_ns;
+    if (completed_at > last_completion_ns_) last_completion_ns_ = completed_at;
+    // Single writer: a plain increment published for the coordinator's
+    // progress checks, with no read-modify-write on the hot path.
+    count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
+  // Adds another worker's records; per-worker spans are kept apart for the
+  // throughput estimate.
   void merge(const Recorder& other);
 
   const Histogram& host() const { return host_; }
+  const Histogram& response() const { return response_; }
+  const Histogram& queue_wait() const { return queue_wait_; }
   const Histogram& launch() const { return launch_; }
   const Histogram& device() const { return device_; }
   const std::vector<int64_t>& completions() const { return completions_; }
-  // Offset of the last completion from the measurement start.
+  int64_t count() const { return count_.load(std::memory_order_relaxed); }
+  // Offsets from the measurement start of this worker's first measured issue
+  // and last completion.
+  int64_t first_issue_ns() const { return first_issue_ns_; }
   int64_t last_completion_ns() const { return last_completion_ns_; }
+  // Sum over the merged workers of each one's completions over its own busy
+  // span (first measured issue to last completion): in a closed loop each
+  // worker is never idle over that span, so this rate has no bias from the
+  // warm-up requests in flight at the start or from the drain at the end.
+  double worker_rate_sum_per_s() const { return rate_sum_per_s_ + own_rate_per_s(); }
 
  private:
+  double own_rate_per_s() const;
+
   int64_t window_ns_;
   Histogram host_;
+  Histogram response_;
+  Histogram queue_wait_;
   Histogram launch_;
   Histogram device_;
   std::vector<int64_t> completions_;
+  std::atomic<int64_t> count_{0};
+  int64_t first_issue_ns_ = 0;
   int64_t last_completion_ns_ = 0;
+  double rate_sum_per_s_ = 0;  // of the workers merged in
 };
 
 }  // namespace infermeter

@@ -13,7 +13,9 @@ import os
 import sys
 import threading
 import types
+from collections import Counter
 from contextlib import contextmanager
+from typing import Tuple
 
 import torch
 
@@ -24,9 +26,74 @@ class SdkCalls:
     def __init__(self):
         self.imports: list[dict] = []  # environment when the SDK (and its runtime) was loaded
         self.traces: list[dict] = []
+        self.placed: list[int] = []  # neuron: the core group of each copy loaded from a file, in order
+        self.served: Counter = Counter()  # neuron: requests run on each core group
 
     def env(self) -> dict:
         return {k: os.environ[k] for k in WATCHED_ENV if k in os.environ}
+
+
+# The Neuron runtime as the double models it: each torch.jit.load of a
+# compiled model places that copy on the next core group (AWS's documented way
+# to run data parallel); a deep copy of a loaded model stays on its original's
+# group (AWS documents nothing else). The compiled model carries a submodule
+# whose __setstate__ (run by torch.jit.load and by deep copies) asks where it
+# goes, and whose forward counts the requests each group serves. The ops are
+# Python functions that the engine's own threads call through the dispatcher.
+_NEURON = {"calls": None}
+_NEURON_OPS = torch.library.Library("fake_neuron", "DEF")
+_NEURON_OPS.define("place(int saved_group) -> int")
+_NEURON_OPS.define("serve(Tensor x, int group) -> Tensor")
+
+
+def _place(saved_group: int) -> int:
+    calls = _NEURON["calls"]
+    if saved_group >= 0:  # a copy of a placed model
+        return saved_group
+    calls.placed.append(len(calls.placed))
+    return calls.placed[-1]
+
+
+def _serve(x: torch.Tensor, group: int) -> torch.Tensor:
+    _NEURON["calls"].served[group] += 1
+    return x.clone()
+
+
+_NEURON_OPS.impl("place", _place, "CompositeExplicitAutograd")
+_NEURON_OPS.impl("serve", _serve, "CompositeExplicitAutograd")
+
+
+class NeuronCoreGroup(torch.nn.Module):
+    """Where a compiled model copy runs: -1 until it is loaded from a file."""
+
+    def __init__(self):
+        super().__init__()
+        self.group = -1
+
+    def forward(self, x):
+        return torch.ops.fake_neuron.serve(x, self.group)
+
+    @torch.jit.export
+    def __getstate__(self) -> Tuple[int, bool]:
+        return (self.group, self.training)
+
+    @torch.jit.export
+    def __setstate__(self, state: Tuple[int, bool]) -> None:
+        self.group = torch.ops.fake_neuron.place(state[0])
+        self.training = state[1]
+
+
+class OnNeuronCores(torch.nn.Module):
+    """A model compiled by the torch-neuron double: its first input passes
+    through the core group, then the model runs."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.core = torch.jit.script(NeuronCoreGroup())
+        self.module = module
+
+    def forward(self, first, *rest):
+        return self.module(self.core(first), *rest)
 
 
 class _Loader(importlib.abc.Loader):
@@ -50,12 +117,12 @@ class _Finder(importlib.abc.MetaPathFinder):
         return None
 
 
-def _trace(calls: SdkCalls, sdk: str):
+def _trace(calls: SdkCalls, sdk: str, wrap=lambda module: module):
     def trace(module, example_inputs, compiler_args=None, **kwargs):
         calls.traces.append({"sdk": sdk, "inputs": [tuple(t.shape) for t in example_inputs],
                              "input_container": type(example_inputs).__name__, "compiler_args": compiler_args,
                              "kwargs": kwargs, "env": calls.env()})
-        return torch.jit.trace(module, tuple(example_inputs))
+        return torch.jit.trace(wrap(module), tuple(example_inputs))
     return trace
 
 
@@ -72,12 +139,15 @@ def installed(monkeypatch, name: str, setup):
 
 
 def fake_torch_neuron(monkeypatch) -> tuple[SdkCalls, object]:
-    """`import torch_neuron` registers torch.neuron.trace, as the real package does."""
+    """`import torch_neuron` registers torch.neuron.trace, as the real package
+    does; its models run on the core groups the double's runtime places them on."""
     calls = SdkCalls()
+    monkeypatch.setitem(_NEURON, "calls", calls)
 
     def setup(module):
         calls.imports.append(calls.env())
-        monkeypatch.setattr(torch, "neuron", types.SimpleNamespace(trace=_trace(calls, "torch-neuron")), raising=False)
+        monkeypatch.setattr(torch, "neuron", types.SimpleNamespace(trace=_trace(calls, "torch-neuron", OnNeuronCores)),
+                            raising=False)
     return calls, installed(monkeypatch, "torch_neuron", setup)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
 import torch
 import yaml
-from hdrh.histogram import HdrHistogram
 
-from infermeter import save_torchscript
-from infermeter.backends.python_loop import HIGHEST_NS, latency_summary
-from infermeter.result import SCHEMA
+from infermeter import _native, save_torchscript
+from infermeter.bench import run_config
 from infermeter.sweep.grid import Point
 from infermeter.sweep.store import RECORD_SCHEMA, ResultsFile
 
@@ -44,20 +44,20 @@ def write_config(path: Path, **doc) -> Path:
 
 def synthetic_record(model: str, batch: int, threads: int, instance: str | None, inferences_per_s: float,
                      latencies_ms: list[float], precision: str = "fp32", sla: str | None = None) -> dict:
-    """A results record with exactly these figures, as a sweep would have stored it."""
+    """A results record with exactly these figures, as a sweep would have
+    stored it: the document comes from the engine's result builder, fed
+    requests of these latencies one after another, then its throughput is
+    set to the figure asked for."""
     ns = [int(v * 1e6) for v in latencies_ms]
-    h = HdrHistogram(1, HIGHEST_NS, 3)
+    timings, clock = [], 0
     for value in ns:
-        h.record_value(value)
-    host = latency_summary(h)
-    result = {"schema": SCHEMA, "model": {"path": model, "export": {"weights": "random"}},
-              "config": {"batch_size": batch, "threads": threads, "device": "cpu", "replicas": "per-thread"},
-              "measurement": {"requests": len(ns), "inferences": len(ns) * batch, "warmup_requests": 0,
-                              "elapsed_s": 1.0, "interrupted": False, "inferences_per_s": inferences_per_s,
-                              "requests_per_s": inferences_per_s / batch},
-              "latency": {"host": host, "launch": None, "device": None},
-              "timeline": {"window_s": 0.1, "completions": [len(ns) // 10] * 10},
-              "calibration": None, "environment": {"device_name": "constructed"}}
+        timings.append((clock, clock + value))
+        clock += value
+    config = run_config(model, batch_size=batch, threads=threads, duration_s=1.0, warmup_s=0.0)
+    result = json.loads(_native.build_python_loop_result(
+        config, json.dumps({"path": model, "export": {"weights": "random"}}), [timings], batch, 0, False,
+        "duration reached", json.dumps({"device_name": "constructed"})))
+    result["measurement"] |= {"inferences_per_s": inferences_per_s, "requests_per_s": inferences_per_s / batch}
     point = Point(model, (), precision, batch, threads)
     return {"schema": RECORD_SCHEMA, "key": point.key, "series": point.series, "point": point.to_dict(),
             "sweep": {"name": "constructed", "settings": {"device": "cpu", "sla": sla}}, "instance": instance,

@@ -3,6 +3,7 @@ once with the way to get them; with test doubles standing in for the SDKs,
 the calls, arguments and environment the backends use are checked, and the
 compiled models run through the real engine."""
 
+import copy
 from collections import Counter
 
 import pytest
@@ -11,11 +12,12 @@ import torch
 import infermeter
 from infermeter.backends import BackendConfig, BackendUnavailable
 from infermeter.backends.eia import ordinal_from_tool
-from infermeter.backends.neuron import NeuronOptions, pipeline_cores_rule
+from infermeter.backends.neuron import LOAD_PER_COPY, NeuronOptions, engine_replicas, pipeline_cores_rule
 from infermeter.backends.neuronx import NeuronxOptions
 from infermeter.cli import main
 from infermeter.sweep import ConfigError, load_config, run_sweep
 from infermeter.sweep.store import ResultsFile
+from infermeter.torchscript_export import quiet_torchscript
 from fake_sdks import ElasticInferenceBuild, fake_ei_tool, fake_torch_neuron, fake_torch_neuronx
 from sweep_helpers import write_config
 
@@ -72,16 +74,43 @@ def test_neuron_pipeline_compiles_across_cores_and_groups_them(monkeypatch, tmp_
     assert result.requests > 0 and result.model["export"]["backend"] == "neuron"
 
 
-def test_neuron_data_parallel_one_core_per_model_copy(monkeypatch, tmp_path):
+def test_neuron_double_places_loaded_copies_not_deep_copies(monkeypatch, tmp_path):
+    calls, sdk = fake_torch_neuron(monkeypatch)
+    with sdk:
+        report = infermeter.export("resnet18", tmp_path / "m.pt", backend="neuron", **SMALL)
+        with quiet_torchscript():
+            loaded = [torch.jit.load(str(report.path)) for _ in range(2)]
+        copied = copy.deepcopy(loaded[1])
+        for model in (*loaded, copied):
+            model(torch.rand(1, 3, 32, 32))
+    assert calls.placed == [0, 1] and calls.served[0] == 1 and calls.served[1] == 2
+
+
+def test_neuron_data_parallel_loads_each_copy_onto_its_own_core_group(monkeypatch, tmp_path):
     calls, sdk = fake_torch_neuron(monkeypatch)
     with sdk:
         backend = BackendConfig(name="neuron")
         report = infermeter.export("resnet18", tmp_path / "m.pt", backend=backend, **SMALL)
         assert calls.traces[0]["compiler_args"] == []
+        calls.served.clear()  # the export's own check ran before any load
         result = infermeter.benchmark(report.path, backend=backend, threads=4, duration=0.3, warmup=0.05,
                                       calibrate=False)
     assert calls.imports[-1] == {"NEURONCORE_GROUP_SIZES": "1,1,1,1"}
-    assert result.config["threads"] == 4 and result.config["replicas"] == "per-thread"
+    # AWS: one torch.jit.load per copy, each onto the next NeuronCore group; a deep copy stays on its original's.
+    assert calls.placed == [0, 1, 2, 3], "each client thread's copy must be its own load of the file"
+    assert set(calls.served) == {0, 1, 2, 3} and sum(calls.served.values()) >= result.requests
+    assert result.config["threads"] == 4 and result.config["replicas"] == LOAD_PER_COPY
+
+
+def test_neuron_replicas_contract():
+    data_parallel, pipeline = NeuronOptions(), NeuronOptions(mode="pipeline")
+    assert engine_replicas(data_parallel, "per-thread", 4, 10**7) == LOAD_PER_COPY
+    assert engine_replicas(data_parallel, "shared", 8, 10**7) == "shared"  # one copy, on the first group
+    assert engine_replicas(pipeline, "per-thread", 1, 10**7) == LOAD_PER_COPY
+    with pytest.raises(ValueError, match="5 client threads .* NEURONCORE_GROUP_SIZES=1,1,1,1 makes 4"):
+        engine_replicas(data_parallel, "per-thread", 5, 10**7)
+    with pytest.raises(ValueError, match="2 client threads .* NEURONCORE_GROUP_SIZES=4 makes 1"):
+        engine_replicas(pipeline, "per-thread", 2, 10**7)
 
 
 def test_neuron_group_sizes_cannot_change_once_the_runtime_runs(monkeypatch, tmp_path):

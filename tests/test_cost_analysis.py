@@ -124,3 +124,66 @@ def test_recommend_takes_the_sweeps_sla(tmp_path, capsys):
                                                                  sla="p90<15ms")])
     assert main(["recommend", str(path)]) == 0
     assert "cheapest point meeting p90<15ms: g4dn.xlarge gpt" in capsys.readouterr().out
+
+
+P4D, G5_12X, INF1_6X, INF2_24X = 21.96, 5.672, 1.18, 6.4906  # $/hour in the shipped catalog
+
+
+def _ran(record, device="cpu", backend=None, facts=None, settings=None):
+    """`record` as run on `device`, compiled for `backend` with its facts."""
+    record["result"]["config"]["device"] = device
+    if backend:
+        record["result"]["model"]["export"] |= {"backend": backend, "backend_facts": facts or {}}
+        record["sweep"]["settings"] |= {"backend": backend, **(settings or {})}
+    return record
+
+
+@pytest.fixture
+def shared_instances(tmp_path):
+    return write_records(tmp_path / "r.jsonl", [
+        _ran(synthetic_record("bert", 1, 1, "p4d.24xlarge", 2000, [4.0]), "cuda:0"),
+        _ran(synthetic_record("bert", 2, 1, "g5.12xlarge", 1000, [4.0]), "cuda:3"),
+        _ran(synthetic_record("bert", 4, 1, "g5.xlarge", 1000, [4.0]), "cuda"),
+        _ran(synthetic_record("bert", 8, 1, "inf1.6xlarge", 800, [4.0]), backend="neuron",
+             facts={"group_sizes": "1,1,1,1"}),
+        _ran(synthetic_record("bert", 16, 1, "inf2.24xlarge", 900, [4.0]), backend="neuronx",
+             settings={"neuronx": {"visible_cores": "0-2,5"}}),
+        _ran(synthetic_record("bert", 32, 4, "c5.xlarge", 300, [4.0])),
+        _ran(synthetic_record("bert", 64, 1, "c5.large+eia2.medium", 100, [4.0]), backend="eia"),
+    ])
+
+
+def test_a_run_pays_for_the_share_of_the_instance_it_held(shared_instances):
+    by_batch = load_results(shared_instances).set_index("batch_size")
+    expected = {1: ("1 of 8 GPUs", P4D / 8, 2000), 2: ("1 of 4 GPUs", G5_12X / 4, 1000),
+                4: ("whole instance", G5, 1000),  # its one GPU is the whole instance
+                8: ("4 of 16 NeuronCores", INF1_6X * 4 / 16, 800),  # group sizes 1,1,1,1 on 4 chips of 4 cores
+                16: ("4 of 12 NeuronCores", INF2_24X * 4 / 12, 900),  # cores 0, 1, 2 and 5 of 6 chips of 2
+                32: ("whole instance", 0.17, 300),  # the CPU's intra-op threads span every core
+                64: ("whole instance", 0.085 + 0.12, 100)}
+    for batch, (priced_as, hourly, throughput) in expected.items():
+        row = by_batch.loc[batch]
+        assert row["priced_as"] == priced_as
+        assert row["share_price_per_hour"] == pytest.approx(hourly)
+        assert row["cost_per_million"] == pytest.approx(hourly / (throughput * 3600) * 1e6)
+    whole = load_results(shared_instances, pricing="instance").set_index("batch_size")
+    assert set(whole["priced_as"]) == {"whole instance"}
+    assert whole.loc[1, "cost_per_million"] == pytest.approx(P4D / (2000 * 3600) * 1e6)
+    assert whole.loc[1, "cost_per_million"] == pytest.approx(8 * by_batch.loc[1, "cost_per_million"])
+    with pytest.raises(ValueError, match="pricing must be one of share, instance, got 'gpu'"):
+        load_results(shared_instances, pricing="gpu")
+
+
+def test_compare_and_recommend_price_the_share(tmp_path):
+    a = write_records(tmp_path / "a.jsonl", [synthetic_record("bert", 8, 1, "g5.xlarge", 1000, _latencies(4.0))])
+    b = write_records(tmp_path / "b.jsonl", [_ran(synthetic_record("bert", 8, 1, "p4d.24xlarge", 4000,
+                                                                   _latencies(2.0)), "cuda:0")])
+    row = compare(load_results(a), load_results(b)).iloc[0]
+    assert (row["priced as A"], row["priced as B"]) == ("whole instance", "1 of 8 GPUs")
+    assert row["cost B/A"] == pytest.approx((P4D / 8 / 4000) / (G5 / 1000))  # 0.68, not 5.5 for the whole p4d
+    rec = recommend(load_results(a, b), "p90<5ms", target_load=8000)
+    assert rec.best["instance"] == "p4d.24xlarge" and (rec.servers(), rec.instances()) == (2, 1)
+    assert "2 x (1 of 8 GPUs) on 1 p4d.24xlarge, $5.49/hour for the devices used ($21.96/hour for 1 whole" in str(rec)
+    assert "p90 2.40 ms" in str(rec)
+    whole = recommend(load_results(a, b, pricing="instance"), "p90<5ms")
+    assert whole.best["instance"] == "g5.xlarge"  # a whole p4d costs more per inference than a g5.xlarge

@@ -18,7 +18,10 @@ def test_requests_limit_is_exact_and_counts_agree(linear_model):
     assert sum(r.completions) == 500
     assert r.to_dict()["measurement"]["inferences"] == 1500
     assert r.inferences_per_s == pytest.approx(3 * r.requests_per_s)
-    assert r.requests_per_s == pytest.approx(500 / r.elapsed_s)
+    # Each worker's completions over its own busy span (docs/design.md): the
+    # one global span also holds the start and the drain, when fewer workers
+    # are busy, so it can only read lower.
+    assert 500 / r.elapsed_s <= r.requests_per_s <= 1.1 * 500 / r.elapsed_s
 
 
 def test_closed_loop_littles_law(matmul_model):
@@ -102,7 +105,9 @@ def test_result_carries_calibration_and_environment(noop_model):
     cal = r.calibration
     assert 0 < cal["clock_read_ns"] < 1_000
     assert 0 < cal["histogram_record_ns"] < 1_000
-    assert cal["clock_read_ns"] < cal["noop_request_ns"] < 100_000
+    # The floor of one request's harness cost: a whole engine request to a no-op module, median.
+    assert cal["clock_read_ns"] < cal["request_floor_ns"] < 100_000
+    assert cal["request_floor_runner"] == "torchscript"
     env = r.environment
     assert env["torch_version"] == torch.__version__.split("+")[0]
     assert env["device"] == "cpu" and env["cpu_count"] >= 1 and env["runner"] == "python"

@@ -1,14 +1,30 @@
-"""The engine's histogram must agree exactly with Python's hdrhistogram."""
+"""The engine's histogram must agree exactly with Python's hdrhistogram. The
+engine's Histogram is driven through tests/cpp/histogram_tool, a test-only
+program, since the production extension carries no test hooks."""
 
+import json
 import random
 
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from infermeter._core import encode_histogram, histogram_summary
+from cpp_build import build_cpp_target, run
 
 PERCENTILES = [0.0, 1.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100.0]
 HIGHEST = 3_600_000_000_000
+
+
+@pytest.fixture(scope="module")
+def histogram_tool():
+    return build_cpp_target("histogram_tool")
+
+
+def engine_summary(tool, values, percentiles=PERCENTILES):
+    """The engine histogram's statistics and encoding for `values`."""
+    # repr gives the shortest text that parses back (strtod) to the same double.
+    result = run([str(tool), *map(repr, percentiles)], timeout=30, stdin="\n".join(map(str, values)))
+    assert result.returncode == 0, f"histogram_tool failed:\n{result.stderr}"
+    return json.loads(result.stdout)
 
 
 def reference(values):
@@ -39,20 +55,21 @@ def adversarial():
     [123_456] * 1000,
     [1],
 ], ids=["lognormal", "few", "bucket-edges", "constant", "single"])
-def test_statistics_match_hdrhistogram(values):
+def test_statistics_match_hdrhistogram(histogram_tool, values):
     ref = reference(values)
-    ours = histogram_summary(values, PERCENTILES)
+    ours = engine_summary(histogram_tool, values)
     assert ours["count"] == ref.get_total_count() == len(values)
     assert ours["min"] == ref.get_min_value()
     assert ours["max"] == ref.get_max_value()
     assert ours["mean"] == pytest.approx(ref.get_mean_value(), rel=1e-12)
     assert ours["stddev"] == pytest.approx(ref.get_stddev(), rel=1e-9)
     assert ours["percentiles"] == [ref.get_value_at_percentile(p) for p in PERCENTILES]
+    assert ours["saturated"] == 0
 
 
 @pytest.mark.parametrize("values", [random_latencies(3, 5000), adversarial(), []], ids=["lognormal", "edges", "empty"])
-def test_encoding_decodes_to_the_same_counts(values):
-    decoded = HdrHistogram.decode(encode_histogram(values))
+def test_encoding_decodes_to_the_same_counts(histogram_tool, values):
+    decoded = HdrHistogram.decode(engine_summary(histogram_tool, values)["encoded"])
     ref = reference(values)
     assert decoded.get_total_count() == len(values)
     assert list(decoded.counts[: ref.counts_len]) == list(ref.counts[: ref.counts_len])
@@ -60,17 +77,19 @@ def test_encoding_decodes_to_the_same_counts(values):
     assert decoded.get_min_value() == ref.get_min_value()
 
 
-def test_encoded_histograms_merge_in_python():
+def test_encoded_histograms_merge_in_python(histogram_tool):
     a, b = random_latencies(4, 3000), random_latencies(5, 4000)
-    merged = HdrHistogram.decode(encode_histogram(a))
-    merged.add(HdrHistogram.decode(encode_histogram(b)))
+    merged = HdrHistogram.decode(engine_summary(histogram_tool, a)["encoded"])
+    merged.add(HdrHistogram.decode(engine_summary(histogram_tool, b)["encoded"]))
     ref = reference(a + b)
     assert merged.get_total_count() == 7000
     assert [merged.get_value_at_percentile(p) for p in PERCENTILES] == \
         [ref.get_value_at_percentile(p) for p in PERCENTILES]
 
 
-def test_values_beyond_an_hour_are_clamped_and_counted():
-    ours = histogram_summary([5, HIGHEST * 10], [100.0])
+def test_values_beyond_an_hour_are_clamped_and_counted(histogram_tool):
+    ours = engine_summary(histogram_tool, [5, HIGHEST * 10], [100.0])
     assert ours["count"] == 2
+    assert ours["saturated"] == 1
     assert ours["max"] == reference([HIGHEST]).get_max_value()
+    assert ours["percentiles"] == [reference([5, HIGHEST]).get_value_at_percentile(100.0)]

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import pandas as pd
 from kneed import KneeLocator
 
-from infermeter.frame import measured, series_label
+from infermeter.frame import WHOLE, measured, series_label
 from infermeter.sla import Sla, parse_sla
+from infermeter.units import format_duration_ms
 
 def knee_batch(batch_sizes, throughputs) -> int | None:
     """The batch size where throughput stops rising steeply (kneed's Kneedle on
@@ -41,21 +42,39 @@ class Recommendation:
         return None if self.candidates.empty else self.candidates.iloc[0]
 
     def servers(self) -> int | None:
+        """Copies of the best point's run that carry the target load: servers
+        when it held a whole instance, else devices (GPUs, NeuronCores)."""
         if self.best is None or not self.target_load:
             return None
         return math.ceil(self.target_load / self.best["inferences_per_s"])
+
+    def instances(self) -> int | None:
+        """Whole instances those copies need, packed onto shared instances."""
+        n = self.servers()
+        return None if n is None else math.ceil(n * self.best["share"] - 1e-9)
 
     def __str__(self) -> str:
         if self.best is None:
             return f"no measured point meets {self.sla}"
         b = self.best
+        whole = b["priced_as"] == WHOLE
+        priced = f"${b['share_price_per_hour']:.4f}/hour" + ("" if whole else
+                                                               f", {b['priced_as']} of ${b['price_per_hour']:.4f}")
         lines = [f"cheapest point meeting {self.sla}: {b['instance']} {b['model']} {b['variant']} {b['precision']} "
                  f"batch {b['batch_size']}, {b['threads']} client thread(s)",
-                 f"  {b['inferences_per_s']:.1f} inferences/s, p{self.sla.percentile:g} {b['sla_latency_ms']:.3f} ms, "
-                 f"${b['cost_per_million']:.4f} per million inferences (${b['price_per_hour']:.4f}/hour)"]
+                 f"  {b['inferences_per_s']:.1f} inferences/s, p{self.sla.percentile:g} "
+                 f"{format_duration_ms(b['sla_latency_ms'])}, ${b['cost_per_million']:.4f} per million inferences "
+                 f"({priced})"]
         if self.target_load:
             n = self.servers()
-            lines.append(f"  for {self.target_load:g} inferences/s: {n} server(s), ${n * b['price_per_hour']:.2f}/hour")
+            if whole:
+                lines.append(f"  for {self.target_load:g} inferences/s: {n} server(s), "
+                             f"${n * b['price_per_hour']:.2f}/hour")
+            else:
+                m = self.instances()
+                lines.append(f"  for {self.target_load:g} inferences/s: {n} x ({b['priced_as']}) on {m} "
+                             f"{b['instance']}, ${n * b['share_price_per_hour']:.2f}/hour for the devices used "
+                             f"(${m * b['price_per_hour']:.2f}/hour for {m} whole instance(s))")
         return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""`infermeter.benchmark`: measure a TorchScript file or an nn.Module."""
+"""`infermeter.benchmark`: measure a TorchScript file, an AOTInductor package or an nn.Module."""
 
 from __future__ import annotations
 
@@ -13,45 +13,75 @@ import torch
 from infermeter import _native
 from infermeter.backends import COMPILING, BackendConfig, as_backend, eia, python_loop
 from infermeter.input_spec import EXPORT_INFO_FILE, dtype_name
-from infermeter.result import Result
+from infermeter.result import Interrupted, Result
 from infermeter.torchscript_export import as_tuple, save_torchscript
 
 
-def _explicit(inputs) -> list[tuple[str, list[int], str, bytes]]:
+def _explicit(inputs) -> list:
     out = []
     for i, t in enumerate(as_tuple(inputs)):
         t = t.detach().contiguous().cpu()
         raw = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
-        out.append((f"input{i}", list(t.shape), dtype_name(t.dtype), raw))
+        out.append(_native.ExplicitInput(f"input{i}", list(t.shape), dtype_name(t.dtype), raw))
     return out
 
 
 def export_facts(path: str | Path) -> dict:
-    """The export facts stored in a TorchScript file, read without loading it."""
+    """The export facts stored in a model file, read without loading it."""
     try:
         with zipfile.ZipFile(path) as archive:
-            name = next((n for n in archive.namelist() if n.endswith("/extra/" + EXPORT_INFO_FILE)), None)
-            return json.loads(archive.read(name)) if name else {}
+            name = next((n for n in archive.namelist() if n.endswith("/" + EXPORT_INFO_FILE)), None)
+            facts = json.loads(archive.read(name)) if name else {}
+            return facts if isinstance(facts, dict) else {}
     except (OSError, zipfile.BadZipFile, ValueError):
         return {}  # the engine reports a missing or corrupt file itself
 
 
+def run_config(path: str | Path, **options) -> _native.RunConfig:
+    """The engine's RunConfig for `path`, its fields set from `options`
+    (RunConfig's own names); validated, so a bad option is a ValueError."""
+    config = _native.RunConfig()
+    config.model_path = str(path)
+    for name, value in options.items():
+        if not hasattr(config, name):
+            raise TypeError(f"unknown run option {name!r}")
+        setattr(config, name, value)
+    config.validate()
+    return config
+
+
+def _with_environment(doc: dict) -> Result:
+    doc["environment"] = {"runner": "python", "python_version": platform.python_version(),
+                          "torch_build": torch.__version__} | doc["environment"]
+    return Result(doc)
+
+
 def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int = 1, device: str = "cpu",
-              replicas: str = "per-thread", warmup: float = 1.0, warmup_min_requests: int = 2,
-              duration: float | None = 5.0, requests: int | None = None, window: float = 0.1, seed: int = 0,
-              calibrate: bool = True, backend: BackendConfig | str | None = None) -> Result:
+              runner: str = "torchscript", replicas: str = "per-thread", intra_op_threads: int | None = None,
+              warmup: float = 1.0, warmup_min_requests: int = 2, duration: float | None = 5.0,
+              requests: int | None = None, window: float = 0.1, seed: int = 0, calibrate: bool = True,
+              backend: BackendConfig | str | None = None) -> Result:
     """Measures `model` with `threads` native clients in a closed loop.
 
-    model: a TorchScript file path, or an nn.Module (traced on `inputs`).
+    model: a TorchScript file, an AOTInductor package (.pt2, runner "aoti"),
+        or an nn.Module (traced on `inputs`).
+    runner: what runs the model: "torchscript" (the interpreter),
+        "cuda-graph" (each request replays a CUDA graph captured from the
+        TorchScript forward) or "aoti" (an AOTInductor package).
     inputs: tensors to send with every request; by default they are generated
-        from the spec stored in the TorchScript file, with `batch_size` applied
+        from the spec stored in the model file, with `batch_size` applied
         to the leading dimension (default 1, or the batch a model was exported
         for when its graph is fixed to it). With explicit inputs the batch
         size is their leading dimension.
+    intra_op_threads: torch's intra-op threads on each client thread; by
+        default the cores shared out among the client threads.
     duration / requests: measuring stops at whichever comes first; pass
         duration=None to stop on the request count alone.
     backend: for a model compiled for neuron / neuronx / eia, that backend
         (with its options): its runtime is set up before the model loads.
+
+    Ctrl-C raises `infermeter.Interrupted` (a KeyboardInterrupt) whose
+    `result` holds what was measured until then.
     """
     backend = as_backend(backend, device)
     explicit = _explicit(inputs) if inputs is not None else []
@@ -65,19 +95,24 @@ def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int
         elif isinstance(model, (str, Path)):
             path = Path(model)
         else:
-            raise TypeError(f"model must be a TorchScript file path or an nn.Module, not {type(model).__name__}")
+            raise TypeError(f"model must be a model file path or an nn.Module, not {type(model).__name__}")
+        replicas = backend.engine_replicas(replicas, threads, export_facts(path).get("parameters", 0))
+        config = run_config(path, device=device, runner=runner, batch_size=batch_size, threads=threads,
+                            replicas=replicas, intra_op_threads=intra_op_threads, warmup_s=warmup,
+                            warmup_min_requests=warmup_min_requests, duration_s=duration, requests=requests,
+                            window_s=window, seed=seed, inputs=explicit)
         if backend.name in COMPILING:
             backend.start_runtime(export_facts(path).get("parameters", 0))
         if backend.name == "eia":
-            if inputs is not None or duration is None:
-                raise ValueError("backend 'eia' measures generated inputs for a duration")
+            if inputs is not None or duration is None or runner != "torchscript":
+                raise ValueError("backend 'eia' measures generated inputs for a duration, with the torchscript runner")
             ordinal = backend.ordinal()
-            doc = python_loop.measure(str(path), lambda: eia.on_accelerator(ordinal), batch_size=batch_size,
-                                      threads=threads, warmup=warmup, duration=duration, window=window, seed=seed,
-                                      backend=f"eia:{ordinal}")
+            doc = python_loop.measure(config, lambda: eia.on_accelerator(ordinal), backend=f"eia:{ordinal}")
+            if doc["measurement"]["interrupted"]:
+                raise Interrupted(_with_environment(doc))
         else:
-            doc = json.loads(_native.run(str(path), device, batch_size, threads, replicas, warmup, warmup_min_requests,
-                                         duration, requests, window, seed, explicit, calibrate))
-    doc["environment"] = {"runner": "python", "python_version": platform.python_version(),
-                          "torch_build": torch.__version__} | doc["environment"]
-    return Result(doc)
+            try:
+                doc = json.loads(_native.run(config, calibrate))
+            except _native._Interrupted as interrupted:
+                raise Interrupted(_with_environment(json.loads(interrupted.args[0]))) from None
+    return _with_environment(doc)

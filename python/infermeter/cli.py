@@ -11,17 +11,21 @@ from infermeter.backends import add_arguments, from_arguments
 
 def _run(args) -> int:
     from infermeter.bench import benchmark
+    from infermeter.result import Interrupted
 
     duration = args.duration if args.duration is not None else (None if args.requests else 5.0)
-    result = benchmark(args.model, batch_size=args.batch_size, threads=args.threads, device=args.device,
-                       replicas=args.replicas, warmup=args.warmup, duration=duration, requests=args.requests,
-                       window=args.window, seed=args.seed, calibrate=not args.no_calibrate,
-                       backend=from_arguments(args))
+    try:
+        result = benchmark(args.model, batch_size=args.batch_size, threads=args.threads, device=args.device,
+                           runner=args.runner, replicas=args.replicas, intra_op_threads=args.intra_op_threads,
+                           warmup=args.warmup, duration=duration, requests=args.requests, window=args.window,
+                           seed=args.seed, calibrate=not args.no_calibrate, backend=from_arguments(args))
+    except Interrupted as interrupted:  # keep what was measured, as infermeter-bench does
+        result = interrupted.result
     print(result.summary())
     if args.json:
         result.save(args.json)
         print(f"result written to {args.json}")
-    return 0
+    return 130 if result.to_dict()["measurement"]["interrupted"] else 0
 
 
 def _sweep(args) -> int:
@@ -112,7 +116,8 @@ def _export(args) -> int:
                                  ("weights", args.weights)) if v is not None}
     print(f"exporting {args.model} ({args.precision}, batch {args.batch_size}) ...", file=sys.stderr, flush=True)
     report = export(args.model, args.output, precision=args.precision, batch_size=args.batch_size,
-                    method=args.method, freeze=args.freeze, device=args.device, backend=from_arguments(args),
+                    method=args.method, freeze=not args.no_freeze, format=args.format, device=args.device,
+                    backend=from_arguments(args), check_input_dependence=not args.allow_constant_output,
                     **options)
     print(report)
     return 0
@@ -139,12 +144,18 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="measure a TorchScript model exported by infermeter")
-    run.add_argument("model", help="TorchScript file with an embedded input spec")
+    run.add_argument("model", help="a model exported by infermeter (TorchScript .pt or AOTInductor .pt2)")
     run.add_argument("--batch-size", type=int, default=None,
                      help="inferences per request (default 1, or the fixed batch the model was exported for)")
     run.add_argument("--threads", type=int, default=1, help="concurrent client threads (default 1)")
     run.add_argument("--device", default="cpu", help="cpu or cuda:N (default cpu)")
+    run.add_argument("--runner", default="torchscript",
+                     help="what runs the model: torchscript (the interpreter), cuda-graph (each request replays a "
+                     "CUDA graph captured from the TorchScript forward) or aoti (an AOTInductor .pt2 package); "
+                     "default torchscript")
     run.add_argument("--replicas", choices=["per-thread", "shared"], default="per-thread")
+    run.add_argument("--intra-op-threads", type=int,
+                     help="torch's intra-op threads per client thread (default: cores / threads, at least 1)")
     run.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds, excluded (default 1)")
     run.add_argument("--duration", type=float, default=None,
                      help="measuring seconds (default 5, or unlimited when --requests is given)")
@@ -165,7 +176,15 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("--resolution", type=int, help="square image size, for vision models")
     exp.add_argument("--weights", help="local weights file, folder or id; 'random' to ignore cached weights")
     exp.add_argument("--method", choices=["trace", "script"], default="trace")
-    exp.add_argument("--freeze", action="store_true", help="inline weights and fold constants (torch.jit.freeze)")
+    exp.add_argument("--format", choices=["torchscript", "aoti"], default="torchscript",
+                     help="torchscript (.pt, runners torchscript and cuda-graph) or aoti (an AOTInductor .pt2 "
+                     "package compiled for --device, runner aoti); default torchscript")
+    exp.add_argument("--no-freeze", action="store_true",
+                     help="TorchScript: keep the graph as traced; by default it is frozen (torch.jit.freeze) and "
+                     "optimized for inference, as a deployment would ship it")
+    exp.add_argument("--allow-constant-output", action="store_true",
+                     help="export even when an output hardly depends on the input (the numeric check then "
+                     "proves little)")
     exp.add_argument("--device", default="cpu", help="device to export and check on (default cpu)")
     add_arguments(exp)
     exp.set_defaults(func=_export)

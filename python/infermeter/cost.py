@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SECONDS_PER_HOUR = 3600.0
+PRICINGS = ("share", "instance")  # the share of the instance a run held, or the whole instance
 
 
 def cost_per_million(throughput_per_s: float, price_per_hour: float) -> float:
@@ -29,7 +31,8 @@ def cost_per_inferences(mean_latency_s: float, price_per_hour: float, n: int) ->
 class Instance(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     accelerator: str
-    count: int = Field(ge=0)
+    count: int = Field(ge=0)  # accelerators: GPUs, Inferentia chips
+    cores_per_accelerator: int = Field(1, ge=1)  # NeuronCores per Inferentia chip (inf1 4, inf2 2)
     price_per_hour: float = Field(gt=0)
     region: str
     date: datetime.date
@@ -53,6 +56,77 @@ class Catalog:
         if len(clients) != 1:
             raise ValueError(f"instance {name!r} must name exactly one client instance, plus attached accelerators")
         return sum(self.instances[p].price_per_hour for p in parts)
+
+    def share(self, name: str, used: "DeviceUse | None") -> "Share | None":
+        """The part of instance `name` a run holding `used` occupies, or None
+        when it is priced whole: CPU runs, attached accelerators, runs whose
+        devices are not known, and runs holding at least all of them."""
+        if used is None or "+" in name or name not in self.instances:
+            return None
+        entry = self.instances[name]
+        capacity = entry.count * (entry.cores_per_accelerator if used.unit == "NeuronCore" else 1)
+        if used.count >= capacity:
+            return None
+        return Share(used, capacity)
+
+
+@dataclass(frozen=True)
+class DeviceUse:
+    unit: str  # "GPU" or "NeuronCore"
+    count: int
+
+
+@dataclass(frozen=True)
+class Share:
+    used: DeviceUse
+    of: int
+
+    @property
+    def fraction(self) -> float:
+        return self.used.count / self.of
+
+    def __str__(self) -> str:
+        return f"{self.used.count} of {self.of} {self.used.unit}s"
+
+
+def _core_count(cores: str) -> int:
+    """Cores in a NEURON_RT_VISIBLE_CORES list such as "0-3,6"."""
+    total = 0
+    for part in cores.split(","):
+        first, _, last = part.partition("-")
+        total += int(last or first) - int(first) + 1
+    return total
+
+
+def devices_used(result: dict, settings: dict | None = None) -> DeviceUse | None:
+    """The accelerators a run held, from its result document (and, for
+    neuronx, the sweep settings that chose its cores); None when it held the
+    whole instance.
+
+    - cuda:N: one GPU (the engine drives one device per run).
+    - cpu: the whole instance, because each client thread's intra-op pool
+      gets max(1, cores / threads) threads, so together they span every core.
+    - neuron: the NeuronCores of NEURONCORE_GROUP_SIZES (their sum), which the
+      runtime reserves for the process when it starts.
+    - neuronx: NEURON_RT_VISIBLE_CORES or NEURON_RT_NUM_CORES; without either
+      the runtime takes every core of the instance.
+    - eia: the client instance and its accelerator, whole."""
+    settings = settings or {}
+    if str(result["config"]["device"]).startswith("cuda"):
+        return DeviceUse("GPU", 1)
+    export = result["model"].get("export") or {}
+    backend = export.get("backend") or settings.get("backend")
+    if backend == "neuron":
+        sizes = ((export.get("backend_facts") or {}).get("group_sizes")
+                 or (settings.get("neuron") or {}).get("group_sizes"))
+        return DeviceUse("NeuronCore", sum(int(s) for s in sizes.split(","))) if sizes else None
+    if backend == "neuronx":
+        options = settings.get("neuronx") or {}
+        if options.get("visible_cores"):
+            return DeviceUse("NeuronCore", _core_count(options["visible_cores"]))
+        if options.get("num_cores"):
+            return DeviceUse("NeuronCore", int(options["num_cores"]))
+    return None
 
 
 def _read(path: Path) -> dict[str, Instance]:

@@ -1,30 +1,29 @@
-"""`infermeter.export`: a zoo model or nn.Module to a TorchScript file in a
-chosen precision, checked numerically against eager fp32 before it is saved."""
+"""`infermeter.export`: a zoo model or nn.Module to a TorchScript file or an
+AOTInductor package in a chosen precision, checked numerically against eager
+fp32 before it is saved."""
 
 from __future__ import annotations
 
 import copy
 import json
 import re
+import tempfile
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-from infermeter import zoo
+from infermeter import aoti_export, zoo
 from infermeter.backends import COMPILING, BackendConfig, as_backend, backend_context
+from infermeter.export_check import (TOLERANCE, ExportCheckError, check_outputs, input_dependence, output_errors,
+                                     output_tensors, require_input_dependence)
 from infermeter.input_spec import EXPORT_INFO_FILE, INPUT_SPEC_FILE, ModelInputs
-from infermeter.torchscript_export import quiet_torchscript
+from infermeter.torchscript_export import freeze_for_inference, quiet_torchscript
 
 PRECISIONS = ("fp32", "fp16", "bf16", "mixed")
-# Relative L2 error of the exported outputs against eager fp32: fp32 sees only
-# reordering; fp16 and bf16 carry 11 and 8 mantissa bits through every layer.
-TOLERANCE = {"fp32": 1e-4, "fp16": 3e-2, "bf16": 1e-1, "mixed": 1e-1}
-
-
-class ExportCheckError(ValueError):
-    """The exported variant does not reproduce the eager fp32 outputs."""
+FORMATS = ("torchscript", "aoti")
+__all__ = ["FORMATS", "PRECISIONS", "TOLERANCE", "ExportCheckError", "ExportReport", "export"]
 
 
 @dataclass(frozen=True)
@@ -34,33 +33,10 @@ class ExportReport:
 
     def __str__(self) -> str:
         i = self.info
-        return (f"{i['model']} -> {self.path} ({i['precision']}, {i['method']}{', frozen' if i['freeze'] else ''}, "
+        how = "AOTInductor" if i["format"] == "aoti" else i["method"] + (", frozen" if i["frozen"] else "")
+        return (f"{i['model']} -> {self.path} ({i['precision']}, {how}, "
                 f"{i['weights']} weights, batch {'any' if i['batch_dynamic'] else i['batch_size']}, "
                 f"error {i['max_rel_error']:.2e} <= {i['tolerance']:.0e})")
-
-
-def _tensors(output) -> list[torch.Tensor]:
-    if isinstance(output, torch.Tensor):
-        return [output]
-    if isinstance(output, dict):
-        output = list(output.values())
-    if isinstance(output, (list, tuple)):
-        return [t for item in output for t in _tensors(item)]
-    return []
-
-
-def relative_error(output, reference) -> float:
-    """Largest relative L2 error over the floating-point output tensors."""
-    worst = 0.0
-    for out, ref in zip(_tensors(output), _tensors(reference), strict=True):
-        if not ref.is_floating_point():
-            worst = max(worst, float((out != ref).any()))
-            continue
-        out, ref = out.double(), ref.double()
-        if not torch.isfinite(out).all():
-            return float("inf")
-        worst = max(worst, float((out - ref).norm() / ref.norm().clamp_min(1e-30)))
-    return worst
 
 
 def _cast_inputs(inputs, dtype):
@@ -88,19 +64,19 @@ def _compile(module, inputs, method: str, autocast_dtype, device_type: str, expe
 
 
 def _runs_at_other_batch(compiled, built: zoo.BuiltModel, batch_size: int, device, dtype) -> bool:
-    other = zoo.example_inputs(built.specs, batch_size + 1, seed=1)
-    other = _cast_inputs(tuple(t.to(device) for t in other), dtype) if dtype else tuple(t.to(device) for t in other)
+    other = _cast(_other_inputs(built, batch_size + 1, device), dtype)
     try:
         with torch.no_grad():
-            outputs = _tensors(compiled(*other))
+            outputs = output_tensors(compiled(*other))
     except Exception:  # noqa: BLE001 - any failure means the graph is fixed to its batch
         return False
     return bool(outputs) and all(t.dim() > 0 and t.shape[0] == batch_size + 1 for t in outputs)
 
 
 def export(model: str | torch.nn.Module, output: str | Path, *, precision: str = "fp32", batch_size: int | None = None,
-           method: str = "trace", freeze: bool = False, device: str = "cpu", inputs=None,
-           input_names=None, backend: BackendConfig | str | None = None, **options) -> ExportReport:
+           method: str = "trace", freeze: bool = True, format: str = "torchscript", device: str = "cpu",
+           inputs=None, input_names=None, backend: BackendConfig | str | None = None,
+           check_input_dependence: bool = True, **options) -> ExportReport:
     """Builds `model` (a zoo name, or an nn.Module with example `inputs`),
     converts it to `precision`, compiles it, checks it against eager fp32 on
     the same inputs and saves it with its input spec and export facts.
@@ -109,20 +85,34 @@ def export(model: str | torch.nn.Module, output: str | Path, *, precision: str =
         autocast (fp16 on GPUs, bf16 on the CPU).
     batch_size: the batch to trace at: 1 for zoo models by default; for a
         module, the leading dimension of `inputs`.
+    format: torchscript (a .pt file for the engine) or aoti (an AOTInductor
+        .pt2 package compiled for `device`).
+    freeze: TorchScript only: torch.jit.freeze, then optimize_for_inference
+        where its graph can be saved (the facts say which was applied).
+    check_input_dependence: refuse a model whose outputs hardly change between
+        two inputs, on which the numeric check would pass vacuously.
     options: the zoo model's own (seq_len, resolution, weights, ...).
     backend: neuron, neuronx or eia compile with that SDK (fp32 in, the
         compiler picks its own casts); cpu and cuda (the default) trace.
-    Raises ExportCheckError when the variant's outputs are off by more than
-    its precision allows.
+    Raises ExportCheckError when an output of the variant is off by more than
+    its precision allows, or does not depend on the input.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     backend = as_backend(backend, device)
     if backend.name in COMPILING:
+        if format == "aoti":
+            raise ValueError(f"backend {backend.name!r} compiles with its own SDK to TorchScript: "
+                             f"export it with format torchscript, not aoti")
         backend.check()
         if precision != "fp32":
             raise ValueError(f"backend {backend.name!r} compiles from fp32 and chooses its own casts: "
                              f"export with precision fp32, not {precision}")
+    if format == "aoti" and precision == "mixed":
+        # torch.export drops the autocast region here: the package would run in fp32 and be mislabelled.
+        raise ValueError("format aoti exports fp32, fp16 or bf16; mixed (autocast) precision needs format torchscript")
     target = torch.device(device)
     built = _built(model, batch_size, inputs, input_names, options)
     batch_size = built.inputs[0].shape[0] if built.inputs[0].dim() else 1
@@ -131,44 +121,70 @@ def export(model: str | torch.nn.Module, output: str | Path, *, precision: str =
     example = tuple(t.to(target) for t in built.inputs)
     with torch.no_grad():
         reference = module(*example)
+        changes = input_dependence(reference, module(*_other_inputs(built, batch_size, target)))
+    if check_input_dependence:
+        require_input_dependence(built.name, changes)
 
     cast_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
     autocast_dtype = None
     if precision == "mixed":
         autocast_dtype = torch.float16 if target.type == "cuda" else torch.bfloat16
     variant = copy.deepcopy(module).to(cast_dtype) if cast_dtype else module
-    variant_inputs = _cast_inputs(example, cast_dtype) if cast_dtype else example
+    variant_inputs = _cast(example, cast_dtype)
 
-    backend_facts = None
-    if backend.name in COMPILING:
-        compiled, backend_facts = backend.compile(variant, variant_inputs, built.parameters)
-    else:
-        compiled = _compile(variant, variant_inputs, method, autocast_dtype, target.type, built.expected_warnings)
-    if freeze:
-        compiled = torch.jit.freeze(compiled.eval())
-    tolerance = TOLERANCE["bf16"] if backend.name in ("neuron", "neuronx") else TOLERANCE[precision]
-    with torch.no_grad(), backend_context(backend, backend_facts):
-        error = relative_error(compiled(*variant_inputs), reference)
-    if not error <= tolerance:
-        raise ExportCheckError(f"{built.name} in {precision}: outputs differ from eager fp32 by {error:.3g} "
-                               f"(relative L2), more than the {tolerance:.0e} this precision allows")
+    with tempfile.TemporaryDirectory(prefix="infermeter-export-") as scratch:
+        backend_facts, compiled_facts = None, {}
+        if format == "aoti":
+            batch_inputs = _cast(_other_inputs(built, max(batch_size, 2), target), cast_dtype)
+            program = aoti_export.export_program(variant, variant_inputs, batch_inputs)
+            package = aoti_export.compile_package(program, Path(scratch))
+            compiled = aoti_export.load_package(package, target)
+            compiled_facts = {"method": "torch.export", "frozen": False}
+        elif backend.name in COMPILING:
+            compiled, backend_facts = backend.compile(variant, variant_inputs, built.parameters)
+            compiled_facts = {"method": method, "frozen": False}  # saved as the SDK compiled it
+        else:
+            compiled = _compile(variant, variant_inputs, method, autocast_dtype, target.type, built.expected_warnings)
+            compiled_facts = {"method": method, "frozen": False}
+            if freeze:
+                compiled, frozen_facts = freeze_for_inference(compiled, variant_inputs, target)
+                compiled_facts |= frozen_facts
 
-    with backend_context(backend, backend_facts):
-        dynamic = _runs_at_other_batch(compiled, built, batch_size, target, cast_dtype)
-    specs = [replace(s, dtype=_spec_dtype(s.dtype, cast_dtype),
-                     shape=s.shape if dynamic else tuple(batch_size if d == -1 else d for d in s.shape))
-             for s in built.specs]
-    info = {"model": built.name, "precision": precision, "method": method, "freeze": freeze,
-            "weights": built.weights, "parameters": built.parameters, "batch_size": batch_size,
-            "batch_dynamic": dynamic, "max_rel_error": error, "tolerance": TOLERANCE[precision],
-            "exported_on": str(target), "options": built.options, "torch_version": torch.__version__,
-            "backend": backend.name, "backend_facts": backend_facts}
-    path = Path(output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with quiet_torchscript():
-        torch.jit.save(compiled, str(path), _extra_files={INPUT_SPEC_FILE: ModelInputs(specs).to_json(),
-                                                           EXPORT_INFO_FILE: json.dumps(info)})
+        tolerance = TOLERANCE["bf16"] if backend.name in ("neuron", "neuronx") else TOLERANCE[precision]
+        with torch.no_grad(), backend_context(backend, backend_facts):
+            errors = output_errors(compiled(*variant_inputs), reference, changes)
+        check_outputs(built.name, precision, tolerance, errors)
+
+        with backend_context(backend, backend_facts):
+            dynamic = _runs_at_other_batch(compiled, built, batch_size, target, cast_dtype)
+        specs = [replace(s, dtype=_spec_dtype(s.dtype, cast_dtype),
+                         shape=s.shape if dynamic else tuple(batch_size if d == -1 else d for d in s.shape))
+                 for s in built.specs]
+        info = {"model": built.name, "format": format, "precision": precision, **compiled_facts,
+                "weights": built.weights, "parameters": built.parameters, "batch_size": batch_size,
+                "batch_dynamic": dynamic, "max_rel_error": max(errors, default=0.0), "output_errors": errors,
+                "output_input_dependence": changes, "tolerance": TOLERANCE[precision],
+                "exported_on": str(target), "options": built.options, "torch_version": torch.__version__,
+                "backend": backend.name, "backend_facts": backend_facts}
+        path = Path(output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        spec_json, info_json = ModelInputs(specs).to_json(), json.dumps(info)
+        if format == "aoti":
+            aoti_export.write_package(package, path, spec_json, info_json)
+        else:
+            with quiet_torchscript():
+                torch.jit.save(compiled, str(path), _extra_files={INPUT_SPEC_FILE: spec_json,
+                                                                   EXPORT_INFO_FILE: info_json})
     return ExportReport(path, info)
+
+
+def _other_inputs(built: zoo.BuiltModel, batch_size: int, device) -> tuple[torch.Tensor, ...]:
+    """Inputs drawn from the model's specs with another seed than its example."""
+    return tuple(t.to(device) for t in zoo.example_inputs(built.specs, batch_size, seed=1))
+
+
+def _cast(inputs, dtype):
+    return _cast_inputs(inputs, dtype) if dtype else inputs
 
 
 def _spec_dtype(dtype: str, cast_dtype) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,8 +32,9 @@ class LatencySummary:
 
     @classmethod
     def from_doc(cls, doc: dict) -> "LatencySummary":
-        return cls(count=doc["count"], **{k: doc[f"{k}_ns"] / 1e6 for k in
-                                          ("mean", "stddev", "min", *PERCENTILES, "max")})
+        # A percentile the sample count cannot support is stored as null and read as NaN.
+        return cls(count=doc["count"], **{k: math.nan if doc.get(f"{k}_ns") is None else doc[f"{k}_ns"] / 1e6
+                                          for k in ("mean", "stddev", "min", *PERCENTILES, "max")})
 
 
 class Result:
@@ -67,9 +69,21 @@ class Result:
 
     # Latency
     @property
-    def latency(self) -> LatencySummary:
-        """Host latency: from issuing a request to its outputs being ready."""
-        return LatencySummary.from_doc(self._doc["latency"]["host"])
+    def latency(self) -> LatencySummary | None:
+        """Host latency: from issuing a request to its outputs being ready;
+        None when no request was measured (see `outcome`)."""
+        doc = self._doc["latency"]["host"]
+        return LatencySummary.from_doc(doc) if doc else None
+
+    @property
+    def outcome(self) -> str:
+        """"ok", or "no_samples" when no measured request completed (the
+        cause is in `to_dict()["measurement"]["no_samples_cause"]`)."""
+        return self._doc["measurement"].get("outcome", "ok")
+
+    @property
+    def runner(self) -> str:
+        return self._doc["config"].get("runner", "torchscript")
 
     @property
     def device_latency(self) -> LatencySummary | None:
@@ -85,9 +99,10 @@ class Result:
         return LatencySummary.from_doc(doc) if doc else None
 
     @cached_property
-    def histogram(self) -> HdrHistogram:
-        """Host latency in nanoseconds."""
-        return HdrHistogram.decode(self._doc["latency"]["host"]["histogram"])
+    def histogram(self) -> HdrHistogram | None:
+        """Host latency in nanoseconds; None when no request was measured."""
+        doc = self._doc["latency"]["host"]
+        return HdrHistogram.decode(doc["histogram"]) if doc else None
 
     @cached_property
     def device_histogram(self) -> HdrHistogram | None:
@@ -136,22 +151,23 @@ class Result:
         return cls(json.loads(Path(path).read_text()))
 
     def summary(self) -> str:
-        c, m = self.config, self._doc["measurement"]
-        lines = [
-            f"model        {self.model.get('path', '?')}",
-            f"device       {c['device']}, batch {c['batch_size']}, {c['threads']} thread(s), {c['replicas']} replicas",
-            f"requests     {m['requests']} in {m['elapsed_s']:.3f} s" + (" (interrupted)" if m["interrupted"] else ""),
-            f"throughput   {m['inferences_per_s']:.1f} inferences/s, {m['requests_per_s']:.1f} requests/s",
-        ]
-        for label, lat in (("host", self.latency), ("launch", self.launch_latency), ("device", self.device_latency)):
-            if lat:
-                lines.append(f"{label:<6} ms    mean {lat.mean:.3f}  p50 {lat.p50:.3f}  p90 {lat.p90:.3f}  "
-                             f"p95 {lat.p95:.3f}  p99 {lat.p99:.3f}  max {lat.max:.3f}")
-        if self.calibration:
-            lines.append(f"harness      {self.calibration['noop_request_ns']:.0f} ns per no-op request")
-        return "\n".join(lines)
+        """The console summary, the same text infermeter-bench prints."""
+        from infermeter._native import console_summary
+
+        return console_summary(json.dumps(self._doc)).rstrip("\n")
 
     def __repr__(self) -> str:
+        if self._doc["latency"]["host"] is None:
+            return f"Result(no samples: {self._doc['measurement'].get('no_samples_cause')})"
         lat = self.latency
         return (f"Result({self.inferences_per_s:.1f} inf/s, p50 {lat.p50:.3f} ms, p99 {lat.p99:.3f} ms, "
                 f"batch {self.config['batch_size']}, threads {self.config['threads']})")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a measurement: `result` holds what was measured until
+    then (marked interrupted), so nothing already measured is lost."""
+
+    def __init__(self, result: Result):
+        super().__init__("interrupted: the partial result is in .result")
+        self.result = result

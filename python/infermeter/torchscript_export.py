@@ -3,6 +3,7 @@ input spec and export facts embedded."""
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from collections.abc import Sequence
@@ -53,3 +54,31 @@ def save_torchscript(module: torch.nn.Module, example_inputs, path: str | Path, 
         path = Path(path)
         torch.jit.save(compiled, str(path), _extra_files=extra)
     return path
+
+
+def freeze_for_inference(compiled: torch.jit.ScriptModule, example_inputs,
+                         device) -> tuple[torch.jit.ScriptModule, dict]:
+    """Freezes `compiled` (weights become constants, conv+batch-norm folds) and
+    applies torch.jit.optimize_for_inference when the optimized graph survives
+    a save/load round trip and runs: on the CPU that pass swaps in MKLDNN
+    constants that TorchScript cannot serialize, so CPU exports usually stay
+    frozen only. Returns the module as it loads back from a file, which is what
+    the engine will run, and facts saying which passes were applied."""
+    with quiet_torchscript():
+        frozen = torch.jit.freeze(compiled.eval())
+        try:
+            optimized = _round_trip(torch.jit.optimize_for_inference(torch.jit.freeze(compiled.eval())), device)
+            with torch.no_grad():
+                optimized(*example_inputs)
+            return optimized, {"frozen": True, "optimized_for_inference": True}
+        except RuntimeError as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            return _round_trip(frozen, device), {"frozen": True, "optimized_for_inference": False,
+                                                 "optimize_for_inference_skipped": reason}
+
+
+def _round_trip(module: torch.jit.ScriptModule, device) -> torch.jit.ScriptModule:
+    buffer = io.BytesIO()
+    torch.jit.save(module, buffer)
+    buffer.seek(0)
+    return torch.jit.load(buffer, map_location=device)

@@ -74,6 +74,13 @@ class BackendConfig(BaseModel):
             return eia.compile_module(module, example_inputs, ordinal), {"target_device": f"eia:{ordinal}"}
         raise ValueError(f"backend {self.name!r} does not compile models")
 
+    def engine_replicas(self, replicas: str, threads: int, parameters: int) -> str:
+        """The engine's replica mode for this backend (neuron loads each copy
+        from the file, so that each lands on its own NeuronCore group)."""
+        if self.name == "neuron":
+            return neuron.engine_replicas(self.neuron, replicas, threads, parameters)
+        return replicas
+
     def start_runtime(self, parameters: int) -> None:
         """Environment and operator libraries, before the first model loads."""
         if self.name == "neuron":

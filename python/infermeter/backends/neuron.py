@@ -4,6 +4,10 @@ measures them like any TorchScript file once torch-neuron's operator library
 is in the process. NEURONCORE_GROUP_SIZES decides how the instance's
 NeuronCores are grouped and is read when the runtime starts, so it is set
 before torch_neuron is imported and must not change within a process.
+Each torch.jit.load of a compiled model places that copy on the next free
+NeuronCore group, as AWS documents for data parallelism; a deep copy of a
+loaded model is not documented to move, so the engine loads every client
+thread's copy from the file (replicas "per-thread-load").
 Verified against AWS's documented API with test doubles, not on hardware."""
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from infermeter.backends.base import NEURON_INDEX, Sdk
 SDK = Sdk("torch_neuron", "torch-neuron", "inf1 instances (AWS Inferentia)",
           f"pip install torch-neuron neuron-cc[tensorflow] {NEURON_INDEX}")
 GROUP_SIZES_ENV = "NEURONCORE_GROUP_SIZES"
+# The engine's replica mode that loads each worker's copy with its own
+# torch::jit::load (worker 0 keeps the first load) instead of deep-copying it.
+LOAD_PER_COPY = "per-thread-load"
 
 
 class NeuronOptions(BaseModel):
@@ -71,3 +78,21 @@ def compile_module(module, example_inputs, options: NeuronOptions, parameters: i
 
     return torch.neuron.trace(module, example_inputs=list(example_inputs),
                               compiler_args=compiler_args(options, parameters))
+
+
+def engine_replicas(options: NeuronOptions, replicas: str, threads: int, parameters: int) -> str:
+    """The replica mode the engine must use for `threads` client threads.
+    per-thread: every thread's copy is its own load, so it lands on its own
+    group, which needs a group per thread; shared: one load on the first
+    group, which every thread calls."""
+    if replicas == "shared":
+        return "shared"
+    if replicas != "per-thread":
+        raise ValueError(f"replicas must be per-thread or shared, got {replicas!r}")
+    sizes = group_sizes(options, parameters)
+    groups = len(sizes.split(","))
+    if threads > groups:
+        raise ValueError(f"{threads} client threads each load their own copy of the model onto a NeuronCore group, "
+                         f"but {GROUP_SIZES_ENV}={sizes} makes {groups}: use at most {groups} threads, more groups "
+                         "(--neuron-group-sizes), or shared replicas")
+    return LOAD_PER_COPY

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from infermeter.analysis import knees
-from infermeter.frame import measured, series_label
-from infermeter.report.html import page
+from infermeter.frame import WHOLE, measured, series_label
 from infermeter.report.plots import figures
-from infermeter.report.table import failures, formatted, summary_table
+from infermeter.report.table import failures, summary_table
+from infermeter.reporters import FILE_REPORTERS, ReportData, TerminalReporter
 
 MAX_CHOSEN = 8
 
@@ -43,26 +43,28 @@ def chosen_points(frame: pd.DataFrame, keys: list[str] | None = None) -> pd.Data
     return pd.DataFrame(rows[:MAX_CHOSEN])
 
 
+def pricing_notes(frame: pd.DataFrame) -> list[str]:
+    """Says how costs were priced when any point held part of its instance."""
+    ok = measured(frame)
+    if "priced_as" not in ok or not (ok["priced_as"].notna() & (ok["priced_as"] != WHOLE)).any():
+        return []
+    return ["$/1M is priced by the share of the instance each run held (column 'priced as', e.g. 1 of 8 GPUs); "
+            "--price-whole-instance (load_results(..., pricing=\"instance\")) prices whole instances."]
+
+
 def write_report(frame: pd.DataFrame, folder: str | Path, *, points: list[str] | None = None,
                  title: str = "infermeter report") -> Report:
     if measured(frame).empty:
         raise ValueError("no point in these results was measured successfully: nothing to report")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    table = summary_table(frame)
-    shown = formatted(table)
-    table.to_csv(folder / "summary.csv", index=False)
-    (folder / "summary.md").write_text(shown.to_markdown(index=False) + "\n")
     drawn = figures(frame, chosen_points(frame, points))
+    data = ReportData(title, list(dict.fromkeys(frame["source"])), summary_table(frame), failures(frame),
+                      knees(frame), drawn, pricing_notes(frame))
+    for reporter in FILE_REPORTERS:
+        (folder / reporter.filename).write_text(reporter.render(data))
     paths = []
     for stem, _, png in drawn:
         paths.append(folder / f"{stem}.png")
         paths[-1].write_bytes(png)
-    problems = failures(frame)
-    sources = list(dict.fromkeys(frame["source"]))
-    html_path = folder / "report.html"
-    html_path.write_text(page(title, sources, shown, problems, knees(frame), drawn))
-    terminal = shown.to_string(index=False)
-    if not problems.empty:
-        terminal += "\n\nnot measured:\n" + problems.to_string(index=False)
-    return Report(folder, html_path, paths, terminal)
+    return Report(folder, folder / "report.html", paths, TerminalReporter().render(data))

@@ -15,12 +15,13 @@ th{background:#f3f3f3}figure{margin:1.5em 0}img{max-width:100%}figcaption{font-w
 
 
 def page(title: str, sources: list[str], table: pd.DataFrame, problems: pd.DataFrame, knees: dict,
-         figures: list[tuple[str, str, bytes]]) -> str:
+         figures: list[tuple[str, str, bytes]], notes: list[str] = ()) -> str:
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
              f"<p>Generated {datetime.datetime.now().isoformat(timespec='seconds')} from: "
              + ", ".join(f"<code>{html.escape(s)}</code>" for s in sources) + "</p>",
-             "<h2>Summary</h2>", table.to_html(index=False, na_rep="", classes="summary", border=0)]
+             "<h2>Summary</h2>", table.to_html(index=False, na_rep="", classes="summary", border=0),
+             *(f"<p class='note'>{html.escape(note)}</p>" for note in notes)]
     if knees:
         parts.append("<h2>Knees</h2><ul>" + "".join(
             f"<li>{html.escape(label)}: {'batch ' + str(k) if k is not None else 'no knee in the measured range'}</li>"

@@ -26,6 +26,8 @@ def _as_list(value):
 # A key that takes one value or a list of them.
 Positives = Annotated[list[Annotated[int, Field(gt=0, strict=True)]], BeforeValidator(_as_list), Field(min_length=1)]
 Precisions = Annotated[list[Precision], BeforeValidator(_as_list), Field(min_length=1)]
+RUNNERS = ("torchscript", "cuda-graph", "aoti")
+Runners = Annotated[list[Literal[RUNNERS]], BeforeValidator(_as_list), Field(min_length=1)]
 
 
 class ConfigError(ValueError):
@@ -49,18 +51,19 @@ class ModelConfig(_Strict):
     batch_sizes: Positives | None = None
     threads: Positives | None = None
     precisions: Precisions | None = None
+    runners: Runners | None = None
     method: Literal["trace", "script"] = "trace"
-    freeze: bool = False
+    freeze: bool = True  # TorchScript exports are frozen, as deployments ship them
 
     @property
     def is_file(self) -> bool:
-        return self.name.endswith((".pt", ".pth", ".ts"))
+        return self.name.endswith((".pt", ".pth", ".ts", ".pt2"))
 
     @model_validator(mode="after")
     def _known_model(self):
         if self.is_file:
             if self.precisions or self.seq_len or self.resolution or self.options or self.weights:
-                raise ValueError("a TorchScript file is swept as exported: precisions, seq_len, resolution, "
+                raise ValueError("a model file is swept as exported: precisions, seq_len, resolution, "
                                  "weights and options do not apply to it")
             return self
         clash = {"seq_len", "resolution", "weights", "batch_size"} & set(self.options)
@@ -91,6 +94,9 @@ class SweepConfig(_Strict):
     batch_sizes: Positives = [1]
     threads: Positives = [1]
     precisions: Precisions = ["fp32"]
+    # What runs each point: torchscript and cuda-graph measure the TorchScript
+    # export; aoti an AOTInductor package compiled for the device.
+    runners: Runners = ["torchscript"]
 
     @model_validator(mode="after")
     def _backend_fits_device(self):
@@ -98,6 +104,15 @@ class SweepConfig(_Strict):
         if backend.name in COMPILING and any(p != "fp32" for m in self.models for p in (m.precisions or self.precisions)):
             raise ValueError(f"backend {backend.name!r} compiles from fp32 and chooses its own casts: "
                              "set precisions to [fp32]")
+        runners = {r for m in self.models for r in (m.runners or self.runners)}
+        if backend.name in COMPILING and runners != {"torchscript"}:
+            raise ValueError(f"backend {backend.name!r} runs its compiled TorchScript: set runners to [torchscript]")
+        if "cuda-graph" in runners and not self.device.startswith("cuda"):
+            raise ValueError("runner cuda-graph replays CUDA graphs: it needs a cuda device")
+        for m in self.models:
+            if m.is_file and (m.name.endswith(".pt2") != ({"aoti"} == set(m.runners or self.runners))):
+                raise ValueError(f"{m.name}: an AOTInductor package (.pt2) runs with runners [aoti] alone, and a "
+                                 "TorchScript file with torchscript or cuda-graph")
         return self
 
     def backend_config(self) -> BackendConfig:

@@ -9,6 +9,7 @@ from itertools import product
 from infermeter.sweep.config import ModelConfig, SweepConfig
 
 AS_EXPORTED = "as-exported"  # the precision of a TorchScript file in a sweep
+DEFAULT_RUNNER = "torchscript"
 
 
 @dataclass(frozen=True)
@@ -19,13 +20,16 @@ class Point:
     batch_size: int
     threads: int
     entry: int = 0  # which of the config's `models` it comes from; not part of the key
+    runner: str = DEFAULT_RUNNER
 
     @property
     def series(self) -> str:
         """The point's key without its batch size: OOM at one batch size
-        skips the larger ones of the same series."""
+        skips the larger ones of the same series. The runner is named when it
+        is not the default, so keys of sweeps that predate runners stay valid."""
         variant = ",".join(f"{k}={v}" for k, v in self.variant)
-        return f"{self.model}|{variant}|{self.precision}|t{self.threads}"
+        runner = "" if self.runner == DEFAULT_RUNNER else f"|{self.runner}"
+        return f"{self.model}|{variant}|{self.precision}{runner}|t{self.threads}"
 
     @property
     def key(self) -> str:
@@ -41,7 +45,7 @@ class Point:
     @classmethod
     def from_dict(cls, doc: dict) -> "Point":
         return cls(doc["model"], tuple(sorted(doc["variant"].items())), doc["precision"], doc["batch_size"],
-                   doc["threads"], doc.get("entry", 0))
+                   doc["threads"], doc.get("entry", 0), doc.get("runner", DEFAULT_RUNNER))
 
 
 def _variants(m: ModelConfig) -> list[tuple[tuple[str, int], ...]]:
@@ -51,14 +55,16 @@ def _variants(m: ModelConfig) -> list[tuple[tuple[str, int], ...]]:
 
 
 def expand(config: SweepConfig) -> list[Point]:
-    """Model by model, then variant, precision, threads; batch sizes innermost
-    and ascending, so that an out-of-memory batch is met before larger ones."""
+    """Model by model, then variant, precision, runner, threads; batch sizes
+    innermost and ascending, so that an out-of-memory batch is met before
+    larger ones."""
     points = []
     for entry, m in enumerate(config.models):
         precisions = [AS_EXPORTED] if m.is_file else (m.precisions or config.precisions)
-        for variant, precision, threads in product(_variants(m), precisions, sorted(m.threads or config.threads)):
+        for variant, precision, runner, threads in product(_variants(m), precisions, m.runners or config.runners,
+                                                           sorted(m.threads or config.threads)):
             for batch in sorted(m.batch_sizes or config.batch_sizes):
-                points.append(Point(m.name, variant, precision, batch, threads, entry))
+                points.append(Point(m.name, variant, precision, batch, threads, entry, runner))
     keys = [p.key for p in points]
     if len(set(keys)) != len(keys):
         raise ValueError(f"sweep {config.name!r} lists the same point twice; check for repeated models")

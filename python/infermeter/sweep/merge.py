@@ -11,7 +11,7 @@ from pathlib import Path
 from infermeter.sweep.config import SweepConfig
 from infermeter.sweep.grid import expand
 from infermeter.sweep.runner import SWEEP_FILE
-from infermeter.sweep.store import ResultsFile, results_path
+from infermeter.sweep.store import ResultsFile, ResultsWriteError, results_path
 
 
 @dataclass
@@ -66,8 +66,14 @@ def merge(inputs: list[str | Path], output: str | Path) -> MergeOutcome:
     grid = _grid([p.parent for p in files])
     order = {key: i for i, key in enumerate(grid or [])}
     records.sort(key=lambda r: order.get(r["key"], len(order)))
-    for record in records:
-        out.append(record)
+    try:
+        for record in records:
+            out.append(record)
+    except ResultsWriteError:
+        # A half-merged file would pass for a whole one (and block a retry as
+        # "already exists"): nothing is written unless everything is.
+        out.path.unlink(missing_ok=True)
+        raise
     return MergeOutcome(out.path, len(records), len(grid) if grid is not None else None,
                         missing=[k for k in (grid or []) if k not in seen],
                         failed=[r["key"] for r in records if r["status"] == "failed"])

@@ -34,25 +34,28 @@ def host_facts(device: str) -> dict:
 
 
 def _exported_model(config: SweepConfig, point: Point, model_dir: Path) -> Path:
-    """The TorchScript file for `point`, exported once per variant and reused by
-    every batch size when its graph allows, else once per batch size."""
+    """The model file for `point` (TorchScript, or an AOTInductor package for
+    the aoti runner), exported once per variant and reused by every batch
+    size when its graph allows, else once per batch size."""
     m = config.models[point.entry]
     if m.is_file:
         return Path(m.name)
     backend = config.backend_config()
+    model_format = "aoti" if point.runner == "aoti" else "torchscript"
     recipe = {"model": m.name, "variant": dict(point.variant), "precision": point.precision, "method": m.method,
               "freeze": m.freeze, "weights": m.weights, "options": m.options, "device": config.device,
-              "backend": backend.model_dump()}
+              "backend": backend.model_dump(), **({"format": model_format} if model_format == "aoti" else {})}
     stem = f"{m.name.replace(':', '_').replace('/', '_')}-" + hashlib.sha1(
         json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
-    for candidate in (model_dir / f"{stem}.pt", model_dir / f"{stem}-b{point.batch_size}.pt"):
+    suffix = ".pt2" if model_format == "aoti" else ".pt"
+    for candidate in (model_dir / f"{stem}{suffix}", model_dir / f"{stem}-b{point.batch_size}{suffix}"):
         if candidate.is_file():
             return candidate
-    scratch = model_dir / f"{stem}.{os.getpid()}.exporting.pt"  # concurrent workers may export the same variant
+    scratch = model_dir / f"{stem}.{os.getpid()}.exporting{suffix}"  # concurrent workers may export the same variant
     report = export(m.name, scratch, precision=point.precision, batch_size=point.batch_size, method=m.method,
-                    freeze=m.freeze, device=config.device, backend=backend, **m.options, **dict(point.variant),
-                    **({"weights": m.weights} if m.weights else {}))
-    final = model_dir / (f"{stem}.pt" if report.info["batch_dynamic"] else f"{stem}-b{point.batch_size}.pt")
+                    freeze=m.freeze, format=model_format, device=config.device, backend=backend, **m.options,
+                    **dict(point.variant), **({"weights": m.weights} if m.weights else {}))
+    final = model_dir / (f"{stem}{suffix}" if report.info["batch_dynamic"] else f"{stem}-b{point.batch_size}{suffix}")
     scratch.replace(final)
     return final
 
@@ -83,7 +86,7 @@ def measure_point(config: SweepConfig, point: Point, model_dir: Path, instance: 
     try:
         path = _exported_model(config, point, model_dir)
         result = benchmark(path, batch_size=point.batch_size, threads=point.threads, device=config.device,
-                           replicas=config.replicas, warmup=config.warmup, duration=config.duration,
+                           runner=point.runner, replicas=config.replicas, warmup=config.warmup, duration=config.duration,
                            seed=config.seed, calibrate=False, backend=config.backend_config())
         record["result"] = result.to_dict()
     except OUT_OF_MEMORY as e:

@@ -4,6 +4,8 @@ at most a torn last line, which reading ignores and resuming cuts off."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import warnings
@@ -63,13 +65,41 @@ class ResultsFile:
             os.truncate(self.path, good)
 
     def append(self, record: dict) -> None:
+        """Stores `record` whole or not at all. When the disk is full (or the
+        file may grow no further) the bytes of this record that did land are
+        cut off again and ResultsWriteError names the file: the records before
+        it stay intact and the caller stops instead of measuring points it
+        cannot keep."""
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            written = os.write(fd, line)
-            while written < len(line):  # os.write may write part of a large buffer
-                written += os.write(fd, line[written:])
-            os.fsync(fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise ResultsWriteError(self.path, record, e) from e
+        try:
+            start = os.fstat(fd).st_size
+            try:
+                written = 0
+                while written < len(line):  # os.write may write part of a large buffer
+                    written += os.write(fd, line[written:])
+                os.fsync(fd)
+            except OSError as e:
+                # Shrinking needs no space. Should it fail too, the torn tail is
+                # still what reading ignores and --resume cuts off.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise ResultsWriteError(self.path, record, e) from e
         finally:
             os.close(fd)
+
+
+class ResultsWriteError(OSError):
+    """A record could not be stored; the file holds every record before it."""
+
+    def __init__(self, path: Path, record: dict, cause: OSError):
+        code = errno.errorcode.get(cause.errno, "") if cause.errno else ""
+        super().__init__(f"cannot write the record of point {record.get('key')} to {path}: "
+                         f"{cause.strerror or cause}" + (f" ({code})" if code else "") +
+                         "; the records before it are intact: once there is room, run the sweep again with "
+                         "--resume to measure the rest")
+        self.errno = cause.errno

@@ -1,0 +1,174 @@
+#include "aoti_runner.h"
+
+#include <c10/core/DeviceType.h>
+#include <c10/core/Stream.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+
+#include "errors.h"
+#include "export_facts.h"
+#include "model_inputs.h"
+
+namespace infermeter {
+
+namespace {
+
+using Loader = torch::inductor::AOTIModelPackageLoader;
+
+// The package's compiled model is always named "model" by aoti_compile_and_package.
+constexpr const char* kModelName = "model";
+constexpr const char* kModelDir = "data/aotinductor/model/";
+
+// What is read from the package's zip before the loader extracts and loads it:
+// the device check must come first, because a CUDA package cannot even be
+// loaded without CUDA.
+struct PackageFacts {
+  std::string device_key;  // AOTI_DEVICE_KEY: "cpu", "cuda", ...; empty if absent
+  std::string input_spec;
+  std::string export_info;
+};
+
+std::string record_text(caffe2::serialize::PyTorchStreamReader& reader, const std::string& name) {
+  auto [data, size] = reader.getRecord(name);
+  return {static_cast<const char*>(data.get()), size};
+}
+
+PackageFacts read_package_facts(const std::string& path) {
+  PackageFacts facts;
+  std::string metadata;
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    // Names are relative to the archive's root folder; infermeter's entries
+    // are matched by suffix, wherever the exporter nested them.
+    for (const auto& name : reader.getAllRecords()) {
+      if (name.ends_with(kInputSpecFile)) {
+        facts.input_spec = record_text(reader, name);
+      } else if (name.ends_with(kExportInfoFile)) {
+        facts.export_info = record_text(reader, name);
+      } else if (metadata.empty() && name.starts_with(kModelDir) && name.ends_with("_metadata.json")) {
+        metadata = record_text(reader, name);
+      }
+    }
+  } catch (const std::exception& e) {
+    throw EngineError("cannot read '" + path + "' as an AOTInductor package (a .pt2 zip archive): " +
+                      short_message(e));
+  }
+  if (metadata.empty())
+    throw EngineError("'" + path + "' holds no compiled AOTInductor model (no " + kModelDir +
+                      "*_metadata.json); write it with torch._inductor.aoti_compile_and_package");
+  const auto meta = nlohmann::json::parse(metadata, nullptr, false);
+  if (meta.is_discarded() || !meta.is_object())
+    throw EngineError("the AOTInductor metadata in '" + path + "' is not a JSON object: the package is corrupt");
+  if (meta.contains("AOTI_DEVICE_KEY") && meta["AOTI_DEVICE_KEY"].is_string())
+    facts.device_key = meta["AOTI_DEVICE_KEY"].get<std::string>();
+  return facts;
+}
+
+std::shared_ptr<Loader> load_package(const std::string& path, size_t runners, const c10::Device& device) {
+  // One load at a time: torch's loader is not safe to construct from several
+  // threads at once (seen on torch 2.11: concurrent loads read empty metadata,
+  // "No device information found"), and per-thread workers load side by side.
+  static std::mutex loading;
+  std::lock_guard lock(loading);
+  try {
+    // run_single_threaded stays false: a shared loader is entered by several
+    // workers at once, and for a per-worker loader the container's lock is
+    // uncontended.
+    return std::make_shared<Loader>(path, kModelName, /*run_single_threaded=*/false, runners,
+                                    device.is_cuda() ? device.index() : c10::DeviceIndex(-1));
+  } catch (const std::exception& e) {
+    throw_engine_error(e, "cannot load AOTInductor package '" + path + "': " + short_message(e));
+  }
+}
+
+class AotiReplica : public Replica {
+ public:
+  AotiReplica(std::shared_ptr<Loader> loader, std::vector<at::Tensor> inputs, void* stream)
+      : loader_(std::move(loader)), inputs_(std::move(inputs)), stream_(stream) {}
+
+  // The harness allocates nothing here: the inputs were built beforehand and
+  // the outputs vector is moved in. torch's run() does allocate: a handle per
+  // input and output, the vector it returns, and the output tensors (from the
+  // caching allocator on a GPU).
+  c10::IValue infer() override {
+    // The previous request's outputs go first, so that only one request's
+    // outputs are alive at a time, as with the other runners.
+    outputs_.clear();
+    outputs_ = loader_->run(inputs_, stream_);
+    // All outputs stay alive in outputs_ until the next request, which the
+    // caller issues only after synchronizing, so the first one suffices.
+    return outputs_.empty() ? c10::IValue() : c10::IValue(outputs_.front());
+  }
+
+ private:
+  std::shared_ptr<Loader> loader_;
+  std::vector<at::Tensor> inputs_;
+  void* stream_;
+  std::vector<at::Tensor> outputs_;
+};
+
+class AotiRunner : public ModelRunner {
+ public:
+  AotiRunner(const RunConfig& config, const c10::Device& device)
+      : path_(config.model_path), device_(device), per_thread_(config.replicas != "shared") {
+    if (!std::filesystem::exists(path_)) throw EngineError("model file not found: '" + path_ + "'");
+    const PackageFacts facts = read_package_facts(path_);
+    const std::string wanted = c10::DeviceTypeName(device_.type(), /*lower_case=*/true);
+    if (!facts.device_key.empty() && facts.device_key != wanted)
+      throw std::invalid_argument("AOTInductor package '" + path_ + "' was compiled for " + facts.device_key +
+                                  " and cannot run on " + device_.str() +
+                                  ": compile it again with the model and its example inputs on " + wanted);
+    // Inputs before the loader: on a GPU they initialize CUDA in this process
+    // before the loader copies the weights to the device.
+    inputs_.emplace(config.inputs, facts.input_spec, config.batch_size, config.seed, device_, path_);
+    description_ = {{"path", path_},
+                    {"format", "aoti"},
+                    {"runner", "aoti"},
+                    {"inputs", inputs_->describe()}};
+    add_export_facts(description_, facts.export_info);
+    // Shared: one container holding one model instance per worker, so workers
+    // run concurrently on one copy of the weights. Per thread: worker 0 uses
+    // this loader and every other worker loads its own (make_replica).
+    const size_t runners = per_thread_ ? 1 : static_cast<size_t>(std::max(config.threads, 1));
+    primary_ = load_package(path_, runners, device_);
+  }
+
+  std::unique_ptr<Replica> make_replica(int worker) override {
+    auto loader = (per_thread_ && worker > 0) ? load_package(path_, 1, device_) : primary_;
+    std::vector<at::Tensor> tensors;
+    for (const auto& value : inputs_->for_worker(worker)) tensors.push_back(value.toTensor());
+    // make_replica runs with the worker's stream current; the model is bound
+    // to it for every request, which is also the stream the caching allocator
+    // associates the outputs with.
+    void* stream = nullptr;
+    if (device_.is_cuda())
+      stream = c10::impl::getDeviceGuardImpl(device_.type())->getStream(device_).native_handle();
+    return std::make_unique<AotiReplica>(std::move(loader), std::move(tensors), stream);
+  }
+
+  nlohmann::json describe() const override { return description_; }
+  int64_t batch_size() const override { return inputs_->batch_size(); }
+
+ private:
+  std::string path_;
+  c10::Device device_;
+  bool per_thread_;
+  std::optional<ModelInputs> inputs_;
+  std::shared_ptr<Loader> primary_;
+  nlohmann::json description_;
+};
+
+}  // namespace
+
+std::unique_ptr<ModelRunner> make_aoti_runner(const RunConfig& config, const c10::Device& device) {
+  return std::make_unique<AotiRunner>(config, device);
+}
+
+}  // namespace infermeter

@@ -1,0 +1,19 @@
+// The `aoti` runner: AOTInductor packages (.pt2 written by
+// torch._inductor.aoti_compile_and_package), run through LibTorch's
+// AOTIModelPackageLoader with no Python. See docs/aoti.md.
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <memory>
+
+#include "model_runner.h"
+
+namespace infermeter {
+
+// Opens config.model_path as an AOTInductor package for `device`. A package
+// compiled for another device type is std::invalid_argument; a missing or
+// unreadable package, or one the loader rejects, is EngineError naming the path.
+std::unique_ptr<ModelRunner> make_aoti_runner(const RunConfig& config, const c10::Device& device);
+
+}  // namespace infermeter

@@ -1,0 +1,112 @@
+#include "cuda_graph_runner.h"
+
+#include <stdexcept>
+
+#include "errors.h"
+#include "torchscript_runner.h"
+
+#ifdef INFERMETER_CUDA_HEADERS
+#include <ATen/cuda/CUDAGraph.h>
+#endif
+
+namespace infermeter {
+
+#ifdef INFERMETER_CUDA_HEADERS
+
+namespace {
+
+// Eager runs before capture: TorchScript's profiling executor optimizes the
+// graph after its profiled runs, and cuDNN picks its algorithms; both must be
+// done before the kernels are recorded.
+constexpr int kEagerRunsBeforeCapture = 3;
+
+class CudaGraphReplica : public Replica {
+ public:
+  // Runs on the worker's thread with its (non-default) stream current.
+  explicit CudaGraphReplica(std::unique_ptr<TorchScriptReplica> eager) : eager_(std::move(eager)) {
+    for (int i = 0; i < kEagerRunsBeforeCapture; ++i) (void)eager_->infer();
+    try {
+      // Thread-local capture mode: other workers capture or allocate on their
+      // own streams at the same time.
+      graph_.capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+      try {
+        output_ = eager_->infer();
+      } catch (...) {
+        try {
+          graph_.capture_end();
+        } catch (...) {
+        }
+        throw;
+      }
+      graph_.capture_end();
+    } catch (const std::exception& e) {
+      throw EngineError(
+          "the model cannot be captured as a CUDA graph (its forward synchronizes with the host, copies to "
+          "the CPU, or has data-dependent shapes); use --runner torchscript. CUDA said: " +
+          short_message(e));
+    }
+  }
+
+  // The inputs and outputs are the captured static tensors: each replay
+  // recomputes the outputs in place.
+  c10::IValue infer() override {
+    graph_.replay();
+    return output_;
+  }
+
+ private:
+  std::unique_ptr<TorchScriptReplica> eager_;
+  at::cuda::CUDAGraph graph_;
+  c10::IValue output_;
+};
+
+class CudaGraphRunner : public ModelRunner {
+ public:
+  explicit CudaGraphRunner(std::unique_ptr<TorchScriptRunner> scripted) : scripted_(std::move(scripted)) {}
+
+  std::unique_ptr<Replica> make_replica(int worker) override {
+    return std::make_unique<CudaGraphReplica>(
+        std::make_unique<TorchScriptReplica>(scripted_->module_for(worker), scripted_->inputs_for(worker)));
+  }
+  nlohmann::json describe() const override { return scripted_->describe(); }
+  int64_t batch_size() const override { return scripted_->batch_size(); }
+
+ private:
+  std::unique_ptr<TorchScriptRunner> scripted_;
+};
+
+}  // namespace
+
+std::optional<std::string> cuda_graph_unavailable(const c10::Device& device) {
+  if (!device.is_cuda()) return "the cuda-graph runner needs a CUDA device (got '" + device.str() + "')";
+  return std::nullopt;
+}
+
+std::unique_ptr<ModelRunner> in_cuda_graphs(std::unique_ptr<TorchScriptRunner> scripted, const c10::Device& device) {
+  if (const auto why = cuda_graph_unavailable(device)) throw std::invalid_argument(*why);
+  return std::make_unique<CudaGraphRunner>(std::move(scripted));
+}
+
+std::unique_ptr<ModelRunner> make_cuda_graph_runner(const RunConfig& config, const c10::Device& device) {
+  if (const auto why = cuda_graph_unavailable(device)) throw std::invalid_argument(*why);
+  return in_cuda_graphs(std::make_unique<TorchScriptRunner>(config, device), device);
+}
+
+#else
+
+std::optional<std::string> cuda_graph_unavailable(const c10::Device&) {
+  return "the cuda-graph runner is not in this build: it was built against a torch without CUDA, or CUDA's "
+         "headers (site-packages/nvidia/cu*/include and crt/host_config.h) were not found";
+}
+
+std::unique_ptr<ModelRunner> in_cuda_graphs(std::unique_ptr<TorchScriptRunner>, const c10::Device& device) {
+  throw std::invalid_argument(*cuda_graph_unavailable(device));
+}
+
+std::unique_ptr<ModelRunner> make_cuda_graph_runner(const RunConfig&, const c10::Device& device) {
+  throw std::invalid_argument(*cuda_graph_unavailable(device));
+}
+
+#endif
+
+}  // namespace infermeter

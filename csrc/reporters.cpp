@@ -1,0 +1,101 @@
+#include "reporters.h"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <algorithm>
+#include <stdexcept>
+
+namespace infermeter {
+
+namespace {
+
+std::string printf_string(const char* format, auto... args) {
+  char text[512];
+  std::snprintf(text, sizeof text, format, args...);
+  return text;
+}
+
+std::string value_or(const nlohmann::json& j, const char* key, const std::string& fallback) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : fallback;
+}
+
+}  // namespace
+
+std::string format_duration_ns(double ns) {
+  if (!(ns >= 0) || !std::isfinite(ns))
+    throw std::invalid_argument("a duration must be a non-negative number of nanoseconds, got " +
+                                std::to_string(ns));
+  if (ns == 0) return "0 ns";
+  // Rounded to three significant digits before the unit is chosen, so that
+  // 999.6 ns reads 1.00 µs rather than 1000 ns.
+  const double step = std::pow(10.0, std::floor(std::log10(ns)) - 2);
+  const double rounded = std::round(ns / step) * step;
+  static constexpr std::pair<double, const char*> kUnits[] = {{1e9, "s"}, {1e6, "ms"}, {1e3, "µs"}, {1, "ns"}};
+  for (const auto& [scale, unit] : kUnits) {
+    if (rounded < scale && scale > 1) continue;
+    const double v = rounded / scale;
+    const int decimals = std::max(0, 2 - static_cast<int>(std::floor(std::log10(v))));
+    return printf_string("%.*f %s", decimals, v, unit);
+  }
+  return "?";  // unreachable: the last unit takes every value
+}
+
+std::string console_summary(const nlohmann::json& r) {
+  const auto& c = r["config"];
+  const auto& m = r["measurement"];
+  std::string out;
+  out += "model        " + value_or(r["model"], "path", "?") + "\n";
+  out += printf_string("device       %s, runner %s, batch %lld, %d thread(s), %s replicas\n",
+                       c["device"].get<std::string>().c_str(), value_or(c, "runner", "torchscript").c_str(),
+                       c["batch_size"].get<long long>(), c["threads"].get<int>(),
+                       value_or(c, "replicas", "shared").c_str());
+  const bool interrupted = m["interrupted"].get<bool>();
+  out += printf_string("requests     %lld in %.3f s%s\n", m["requests"].get<long long>(), m["elapsed_s"].get<double>(),
+                       interrupted ? " (interrupted)" : "");
+  if (m.contains("stop") && m["stop"].is_object() && m["stop"]["reason"].is_string() &&
+      !m["stop"]["reason"].get<std::string>().empty())
+    out += "stopped      " + m["stop"]["reason"].get<std::string>() + "\n";
+  if (m["requests"].get<long long>() == 0) {
+    out += "outcome      no samples: " + value_or(m, "no_samples_cause", "no measured request completed") + "\n";
+    return out;
+  }
+  out += printf_string("throughput   %.1f inferences/s, %.1f requests/s\n", m["inferences_per_s"].get<double>(),
+                       m["requests_per_s"].get<double>());
+  for (const char* kind : {"host", "response", "queue_wait", "launch", "device"}) {
+    if (!r["latency"].contains(kind) || r["latency"][kind].is_null()) continue;
+    const auto& l = r["latency"][kind];
+    std::string line = printf_string("%-12s mean %s", kind, format_duration_ns(l["mean_ns"].get<double>()).c_str());
+    for (const auto& [key, label] : {std::pair{"p50_ns", "p50"}, {"p90_ns", "p90"}, {"p95_ns", "p95"},
+                                     {"p99_ns", "p99"}, {"max_ns", "max"}}) {
+      if (!l.contains(key) || l[key].is_null()) continue;
+      line += std::string("  ") + label + " " + format_duration_ns(l[key].get<double>());
+    }
+    if (l.value("saturated", 0) > 0) line += printf_string("  (%lld above 1 h, clamped)", l["saturated"].get<long long>());
+    out += line + "\n";
+  }
+  if (m.contains("launch_bound") && m["launch_bound"].is_object()) {
+    const auto& lb = m["launch_bound"];
+    if (lb["launch_bound"].get<bool>())
+      out += printf_string("bottleneck   launch-bound: issuing kernels takes %.0f%% of host p50, so the CPU, not the GPU, "
+                           "sets the speed%s\n",
+                           100 * lb["launch_p50_over_host_p50"].get<double>(),
+                           lb["remedy"].is_string() ? ("; the " + lb["remedy"].get<std::string>() + " removes it").c_str()
+                                                    : "");
+  }
+  if (r.contains("calibration") && r["calibration"].is_object())
+    out += "harness      " + format_duration_ns(r["calibration"]["request_floor_ns"].get<double>()) +
+           " per request at least (no-op model, median)\n";
+  if (r["model"].contains("export_warning")) out += "warning      " + r["model"]["export_warning"].get<std::string>() + "\n";
+  return out;
+}
+
+void write_json(const std::string& path, const nlohmann::json& result) {
+  std::ofstream out(path);
+  out << result.dump(2) << "\n";
+  if (!out) throw std::invalid_argument("cannot write '" + path + "'");
+}
+
+}  // namespace infermeter

@@ -1,0 +1,20 @@
+// Runners by name: the run config's `runner` picks one.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model_runner.h"
+
+namespace infermeter {
+
+// Opens config.model_path with the runner config.runner names; an unknown
+// runner, or one this build or device cannot provide, is std::invalid_argument
+// with the reason.
+std::unique_ptr<ModelRunner> open_model(const RunConfig& config, const c10::Device& device);
+
+// The runner names this build knows, for help texts and errors.
+std::vector<std::string> runner_names();
+
+}  // namespace infermeter

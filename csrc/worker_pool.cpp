@@ -1,0 +1,220 @@
+#include "worker_pool.h"
+
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <c10/core/StreamGuard.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "clock.h"
+#include "device.h"
+#include "errors.h"
+
+namespace infermeter {
+
+namespace {
+
+enum Phase : int { kWarmup, kMeasure, kStop };
+
+struct Shared {
+  std::atomic<int> phase{kWarmup};
+  std::atomic<bool> stopping{false};
+  std::atomic<int64_t> measure_start_ns{0};
+  std::atomic<int> finished{0};
+  std::atomic<int> prepared{0};
+  std::atomic<bool> load_exhausted{false};
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::optional<WorkerFailure> failure;  // the first one, under mutex
+};
+
+struct Worker {
+  int index = 0;
+  std::unique_ptr<Recorder> recorder;
+  std::atomic<int64_t> warmup_done{0};
+  std::thread thread;
+};
+
+void fail(Shared& shared, const std::string& message, bool out_of_memory, bool before_measuring) {
+  std::lock_guard lock(shared.mutex);
+  if (!shared.failure) shared.failure.emplace(message, out_of_memory, before_measuring);
+}
+
+void worker_loop(Worker& w, ModelRunner& model, LoadGenerator& load, StopRule& stop, const PoolPlan& plan,
+                 Shared& shared) {
+  bool prepared = false;
+  try {
+    // Per thread under OpenMP: this worker's own intra-op pool size.
+    at::set_num_threads(plan.intra_op_threads);
+    std::optional<DeviceTimer> timer;
+    std::optional<c10::StreamGuard> stream_guard;
+    if (plan.device.is_cuda()) {
+      timer.emplace(plan.device);
+      stream_guard.emplace(timer->stream());
+    }
+    c10::InferenceMode inference_mode;
+    const auto replica = model.make_replica(w.index);
+    // One request before any is timed: lazy initialisation happens here, and a
+    // model that does not take its inputs fails with its own message.
+    (void)replica->infer();
+    if (timer) timer->stop_and_wait();
+    prepared = true;
+    shared.prepared.fetch_add(1);
+    if (plan.warmup_s == 0 && plan.warmup_min_requests == 0) {
+      // No warm-up asked for: issue nothing until measuring begins.
+      while (shared.phase.load(std::memory_order_acquire) == kWarmup)
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    const bool scheduled_ahead = load.schedules_ahead();
+    RequestTiming t;
+    for (;;) {
+      const int phase = shared.phase.load(std::memory_order_acquire);
+      if (phase == kStop) break;
+      const bool measured = phase == kMeasure;
+      if (measured) {
+        if (!stop.claim_request()) break;
+        const auto due = load.next_due(shared.stopping);
+        if (!due) {
+          if (!shared.stopping.load(std::memory_order_relaxed)) shared.load_exhausted.store(true);
+          break;
+        }
+        t.scheduled_ns = *due;
+      }
+      t.issued_ns = now_ns();
+      if (timer) timer->start();
+      c10::IValue output = replica->infer();
+      if (timer) {
+        t.launched_ns = now_ns();
+        timer->stop_and_wait();
+      }
+      t.completed_ns = now_ns();
+      output = c10::IValue();
+      if (!measured) {
+        w.warmup_done.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      if (timer) t.device_ns = timer->elapsed_ns();
+      w.recorder->record(t, shared.measure_start_ns.load(std::memory_order_relaxed), scheduled_ahead);
+    }
+  } catch (const std::exception& e) {
+    fail(shared, short_message(e), is_out_of_memory(e), !prepared);
+  } catch (...) {
+    fail(shared, "unknown failure", false, !prepared);
+  }
+  {
+    std::lock_guard lock(shared.mutex);
+    shared.finished.fetch_add(1);
+  }
+  shared.changed.notify_all();
+}
+
+bool warmed_up(const std::vector<std::unique_ptr<Worker>>& workers, int64_t min_requests) {
+  for (const auto& w : workers)
+    if (w->warmup_done.load(std::memory_order_relaxed) < min_requests) return false;
+  return true;
+}
+
+int64_t completed(const std::vector<std::unique_ptr<Worker>>& workers) {
+  int64_t total = 0;
+  for (const auto& w : workers) total += w->recorder->count();
+  return total;
+}
+
+}  // namespace
+
+PoolOutcome run_workers(ModelRunner& model, LoadGenerator& load, StopRule& stop, const PoolPlan& plan,
+                        const AbortCheck& should_abort) {
+  using namespace std::chrono_literals;
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < plan.threads; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->index = i;
+    w->recorder = std::make_unique<Recorder>(plan.window_ns, plan.windows);
+    workers.push_back(std::move(w));
+  }
+
+  Shared shared;
+  PoolOutcome outcome;
+  outcome.merged = std::make_unique<Recorder>(plan.window_ns, plan.windows);
+  const auto stop_workers = [&] {
+    shared.stopping.store(true, std::memory_order_release);
+    shared.phase.store(kStop, std::memory_order_release);
+    for (auto& w : workers)
+      if (w->thread.joinable()) w->thread.join();
+  };
+  try {
+    for (auto& w : workers)
+      w->thread = std::thread(worker_loop, std::ref(*w), std::ref(model), std::ref(load), std::ref(stop),
+                              std::cref(plan), std::ref(shared));
+
+    const auto failed_or_done = [&] {
+      std::lock_guard lock(shared.mutex);
+      return shared.failure.has_value() || shared.finished.load() == plan.threads;
+    };
+    // Warm-up time counts once every replica is prepared (copied, loaded,
+    // captured), which can take long.
+    std::optional<int64_t> begin;
+    const auto warmup_ns = static_cast<int64_t>(plan.warmup_s * 1e9);
+    const auto warm = [&] {
+      if (!begin) {
+        if (shared.prepared.load() < plan.threads) return false;
+        begin = now_ns();
+      }
+      return now_ns() - *begin >= warmup_ns && warmed_up(workers, plan.warmup_min_requests);
+    };
+    while (!warm() && !failed_or_done()) {
+      if (should_abort()) {
+        outcome.interrupted = true;
+        break;
+      }
+      std::this_thread::sleep_for(2ms);
+    }
+    const int64_t start = now_ns();
+    outcome.start_ns = start;
+    load.start(start);
+    shared.measure_start_ns.store(start, std::memory_order_relaxed);
+    shared.phase.store(outcome.interrupted ? kStop : kMeasure, std::memory_order_release);
+
+    std::unique_lock lock(shared.mutex);
+    while (!outcome.interrupted) {
+      if (shared.failure) break;
+      if (shared.finished.load() == plan.threads) {
+        outcome.stop_reason = shared.load_exhausted ? "schedule complete" : stop.exhausted_reason();
+        break;
+      }
+      auto wake = std::chrono::steady_clock::now() + 100ms;
+      if (const auto deadline = stop.deadline_ns()) {
+        const int64_t left = start + *deadline - now_ns();
+        wake = std::min(wake, std::chrono::steady_clock::now() + std::chrono::nanoseconds(std::max<int64_t>(0, left)));
+      }
+      shared.changed.wait_until(lock, wake);
+      if (shared.failure || shared.finished.load() == plan.threads) continue;
+      lock.unlock();
+      if (auto reason = stop.check({now_ns() - start, completed(workers)})) outcome.stop_reason = std::move(*reason);
+      outcome.interrupted = should_abort();
+      lock.lock();
+      if (!outcome.stop_reason.empty()) break;
+    }
+    lock.unlock();
+    outcome.end_ns = now_ns();
+  } catch (...) {
+    stop_workers();
+    throw;
+  }
+  stop_workers();
+
+  if (shared.failure) throw *shared.failure;
+  if (outcome.interrupted) outcome.stop_reason = "interrupted";
+  for (const auto& w : workers) {
+    outcome.merged->merge(*w->recorder);
+    outcome.warmup_requests += w->warmup_done.load();
+  }
+  return outcome;
+}
+
+}  // namespace infermeter

@@ -1,0 +1,80 @@
+"""AOTInductor packages (.pt2): torch.export a module, compile it ahead of time
+with Inductor, and carry infermeter's input spec and export facts inside the
+package, where LibTorch's PyTorchStreamReader finds them as
+`extra/infermeter/inputs.json` and `extra/infermeter/export.json`."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+from infermeter.input_spec import EXPORT_INFO_FILE, INPUT_SPEC_FILE
+
+# torch.export's own folder for extra files in a PT2 archive (torch.export.pt2_archive.constants.EXTRA_DIR).
+EXTRA_DIR = "extra/"
+INPUT_SPEC_RECORD = EXTRA_DIR + INPUT_SPEC_FILE
+EXPORT_INFO_RECORD = EXTRA_DIR + EXPORT_INFO_FILE
+MAX_BATCH = 4096  # upper bound of the dynamic batch dimension the compiled kernels accept
+
+
+def export_program(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], batch_inputs):
+    """An ExportedProgram. Tries a dynamic leading dimension
+    shared by every input, traced on `batch_inputs` (a batch of at least 2, as
+    torch.export specializes size-1 dimensions); a model that fixes its batch
+    is exported static on `inputs` instead (export() then finds, by running
+    the package at another batch, which of the two it got)."""
+    if all(t.dim() > 0 for t in batch_inputs):
+        batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+        dynamic_shapes = tuple({0: batch} for _ in batch_inputs)
+        try:
+            with torch.no_grad():
+                return torch.export.export(module, batch_inputs, dynamic_shapes=dynamic_shapes)
+        except Exception:  # noqa: BLE001 - any constraint failure means the graph fixes its batch
+            pass
+    with torch.no_grad():
+        return torch.export.export(module, inputs)
+
+
+def compile_package(program, folder: Path) -> Path:
+    """Compiles `program` with AOTInductor into a package under `folder`."""
+    path = folder / "compiled.pt2"
+    torch._inductor.aoti_compile_and_package(program, package_path=str(path))
+    return path
+
+
+def load_package(path: str | Path, device: torch.device):
+    index = device.index if device.type == "cuda" and device.index is not None else -1
+    return torch._inductor.aoti_load_package(str(path), device_index=index)
+
+
+def write_package(compiled: Path, output: Path, input_spec_json: str, export_facts_json: str) -> None:
+    """Copies the compiled package record by record into `output` (through
+    torch's own archive writer, so the zip stays what PyTorchStreamReader
+    expects) and adds infermeter's two records."""
+    from torch.export.pt2_archive._package import PT2ArchiveReader, PT2ArchiveWriter
+
+    reader = PT2ArchiveReader(str(compiled))
+    with tempfile.NamedTemporaryFile(dir=output.parent, suffix=".pt2", delete=False) as partial:
+        partial_path = Path(partial.name)
+    try:
+        with PT2ArchiveWriter(str(partial_path)) as writer:
+            for name in reader.get_file_names():
+                if not writer.has_record(name):  # the writer adds its own version records
+                    writer.write_bytes(name, reader.read_bytes(name))
+            writer.write_string(INPUT_SPEC_RECORD, input_spec_json)
+            writer.write_string(EXPORT_INFO_RECORD, export_facts_json)
+        partial_path.replace(output)
+    finally:
+        partial_path.unlink(missing_ok=True)
+
+
+def read_package_facts(path: str | Path) -> tuple[str, str]:
+    """(input spec JSON, export facts JSON) stored in an infermeter .pt2."""
+    reader = torch._C.PyTorchFileReader(str(path))
+    missing = [r for r in (INPUT_SPEC_RECORD, EXPORT_INFO_RECORD) if not reader.has_record(r)]
+    if missing:
+        raise ValueError(f"{path} was not exported by infermeter: it has no {' or '.join(missing)}")
+    return tuple(bytes(reader.get_record(r)).decode() for r in (INPUT_SPEC_RECORD, EXPORT_INFO_RECORD))
+

@@ -1,0 +1,35 @@
+"""Durations as people read them: the unit (ns, µs, ms, s) that shows three
+significant digits, so a 3 µs request prints as 3.00 µs, not 0.003 ms. The
+formatting itself is the engine's (csrc/reporters.cpp), so that the binary,
+`Result.summary()` and the reports print a duration alike."""
+
+from __future__ import annotations
+
+import math
+
+# (unit, nanoseconds per unit), smallest first
+UNITS = (("ns", 1.0), ("µs", 1e3), ("ms", 1e6), ("s", 1e9))
+
+
+def duration_unit(ns: float) -> tuple[str, float]:
+    """(unit, nanoseconds per unit) in which `ns` reads between 1 and 1000
+    (seconds stay seconds above that): for the axis of a plot."""
+    for unit, scale in reversed(UNITS):
+        if abs(ns) >= scale:
+            return unit, scale
+    return UNITS[0]
+
+
+def format_duration_ns(ns: float) -> str:
+    """`ns` nanoseconds with three significant digits in the fitting unit:
+    999 ns, 3.00 µs, 12.3 ms, 1.50 s."""
+    from infermeter._native import format_duration_ns as engine_format
+
+    if ns is None or (isinstance(ns, float) and math.isnan(ns)):
+        raise ValueError(f"a duration must be a non-negative number of nanoseconds, got {ns!r}")
+    return engine_format(float(ns))
+
+
+def format_duration_ms(ms: float) -> str:
+    """As format_duration_ns, for the millisecond figures of results tables."""
+    return format_duration_ns(ms * 1e6)

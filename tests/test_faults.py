@@ -1,0 +1,668 @@
+"""The fault matrix: each fault a user or a machine can throw at infermeter
+gives a clear error or a recorded failure; the process survives, the engine's
+threads are joined, and no measured point is lost.
+
+Every test is one row of the matrix (`@row`); the table is printed at the end
+of the run and kept in docs/faults.md, which test_docs_table_is_current holds
+to it. Command-line errors run `infermeter.cli.main` in this process (its
+exit code and stderr are what the shell sees); signals, file-size limits and
+`infermeter-bench` run in child processes."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import importlib.util
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tqdm import tqdm
+
+from infermeter import EngineError, benchmark, save_torchscript
+from infermeter.backends import BackendUnavailable
+from infermeter.cli import main
+from infermeter.sweep import ConfigError, expand, load_config, run_sweep
+from infermeter.sweep.merge import merge
+from infermeter.sweep.shard import parse_shard
+from infermeter.sweep.store import ResultsFile, ResultsWriteError
+from sweep_helpers import failing_model, synthetic_record, write_config, write_records
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "faults.md"
+QUICK = dict(warmup=0.1, duration=0.2, calibrate=False)
+SWEEP = dict(warmup=0.1, duration=0.2)  # per point
+OOM_MESSAGE = "CUDA out of memory. Tried to allocate 20.00 GiB"
+
+# ---------------------------------------------------------------- the matrix
+
+ROWS: list[tuple[str, str, str, str]] = []  # (fault, interface, outcome, checked), in file order
+ROW_OF_TEST: dict[str, int] = {}
+
+
+def row(fault: str, interface: str, outcome: str, checked: str):
+    """Declares the matrix row a test checks."""
+    def mark(test):
+        ROW_OF_TEST[test.__name__] = len(ROWS)
+        ROWS.append((fault, interface, outcome, checked))
+        return test
+    return mark
+
+
+def markdown_table(rows, extra: list[str] | None = None) -> str:
+    head = ["fault", "interface", "outcome", "checked"] + (["test"] if extra else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for i, r in enumerate(rows):
+        lines.append("| " + " | ".join(list(r) + ([extra[i]] if extra else [])) + " |")
+    return "\n".join(lines)
+
+
+class _MatrixReport:
+    """Collects each row's test outcomes and prints the table after the run."""
+
+    def __init__(self):
+        self.outcomes: dict[int, set[str]] = {}
+
+    def pytest_runtest_logreport(self, report):
+        index = ROW_OF_TEST.get(report.nodeid.split("::")[-1].split("[")[0])
+        if index is None or (report.when != "call" and report.passed):
+            return
+        outcome = "xfail" if hasattr(report, "wasxfail") and report.skipped else report.outcome
+        self.outcomes.setdefault(index, set()).add(outcome.replace("passed", "pass").replace("failed", "FAIL"))
+
+    def pytest_terminal_summary(self, terminalreporter):
+        results = [", ".join(sorted(self.outcomes.get(i, {"not run"}))) for i in range(len(ROWS))]
+        terminalreporter.section("fault matrix")
+        terminalreporter.write_line(markdown_table(ROWS, results))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fault_matrix(request):
+    manager = request.config.pluginmanager
+    if not manager.has_plugin("infermeter-fault-matrix"):
+        manager.register(_MatrixReport(), "infermeter-fault-matrix")
+    yield
+
+
+# ------------------------------------------------------------------ helpers
+
+class FailsOnNthRequest(torch.nn.Module):
+    """Counts its calls in an attribute and raises on the Nth: a model that
+    breaks mid-run, after the engine's probe request has succeeded."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls >= self.n:
+            raise RuntimeError("request " + str(self.calls) + " broke on purpose")
+        return torch.tanh(x)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, linear_model) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("fault_models")
+    corrupt = folder / "corrupt.pt"
+    corrupt.write_bytes(os.urandom(4096))
+    # Scripted, so the stored input spec is not run at save time: a file whose
+    # spec does not fit its model, as a hand-edited or mislabelled export would be.
+    linear = torch.nn.Linear(16, 4)
+    return {
+        "linear": linear_model,
+        "corrupt": corrupt,
+        "shape": save_torchscript(linear, torch.rand(1, 5), folder / "shape.pt", method="script", input_names=["x"]),
+        "dtype": save_torchscript(linear, torch.ones(1, 16, dtype=torch.int64), folder / "dtype.pt",
+                                  method="script", input_names=["x"]),
+        "nth": save_torchscript(FailsOnNthRequest(50), torch.rand(1, 16), folder / "nth.pt", method="script",
+                                input_names=["x"]),
+        "oom": failing_model(folder / "oom.pt", 4, OOM_MESSAGE),
+    }
+
+
+def native_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@contextlib.contextmanager
+def threads_joined():
+    """Python and native threads are back to their count before the block."""
+    before = threading.active_count(), native_threads()
+    yield
+    deadline = time.monotonic() + 5
+    while (threading.active_count(), native_threads()) != before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (threading.active_count(), native_threads()) == before, "threads left running (python, native)"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_engine(linear_model):
+    """Runs the engine once so that torch's lazily started pools exist before
+    any thread count is taken."""
+    benchmark(linear_model, threads=2, requests=20, warmup=0.0, duration=None, calibrate=False)
+
+
+def still_works(linear_model) -> None:
+    """The process survived: the engine still measures."""
+    assert benchmark(linear_model, requests=5, warmup=0.0, duration=None, calibrate=False).requests == 5
+
+
+def cli(capsys, *args) -> tuple[int, str]:
+    """`infermeter ARGS` as the shell runs it: exit code and stderr."""
+    code = main([str(a) for a in args])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def bench(bench_binary, *args, timeout=60) -> subprocess.CompletedProcess:
+    """`infermeter-bench ARGS`; timing out (a hung engine) fails the test."""
+    return subprocess.run([str(bench_binary), *map(str, args), "--no-calibrate", "--warmup", "0.1"],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def user_error(proc: subprocess.CompletedProcess, code: int, *words: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.startswith("infermeter-bench: ") and "Traceback" not in proc.stderr
+    for word in words:
+        assert word in proc.stderr
+
+
+def sweep_config(tmp_path: Path, models: list[Path], batch_sizes=(1, 2), **doc) -> Path:
+    return write_config(tmp_path / "sweep.yaml", models=[{"name": str(m)} for m in models],
+                        batch_sizes=list(batch_sizes), **(SWEEP | doc))
+
+
+def statuses(out: Path) -> dict[tuple[str, int], dict]:
+    return {(Path(r["point"]["model"]).stem, r["point"]["batch_size"]): r for r in ResultsFile(out).records()}
+
+
+def each_point_once(config_path: Path, out: Path) -> list[dict]:
+    records = ResultsFile(out).records()
+    assert [r["key"] for r in records] == [p.key for p in expand(load_config(config_path))]
+    return records
+
+
+# A child process that imports infermeter, says so, and runs `infermeter
+# ARGS` (as `python -m infermeter` does: sys.exit(main())) once told to go.
+# The slow import of torch then overlaps the tests that run before.
+CHILD = ("import sys\n"
+         "from infermeter.cli import main\n"
+         "print('ready', flush=True)\n"
+         "sys.stdin.readline()\n"
+         "sys.exit(main(sys.argv[1:]))\n")
+
+
+class Child:
+    def __init__(self, args: list, preexec_fn=None):
+        env = os.environ | {"PYTHONDONTWRITEBYTECODE": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-c", CHILD, *map(str, args)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                     preexec_fn=preexec_fn)
+
+    def go(self) -> subprocess.Popen:
+        assert self.proc.stdout.readline() == "ready\n", self.proc.communicate()
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        return self.proc
+
+
+def limit_file_size():
+    """Files of this child may grow to 8000 bytes: about two and a half
+    records of the sweep below, so the third one's write is cut short."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write beyond fails with EFBIG instead of killing
+    resource.setrlimit(resource.RLIMIT_FSIZE, (8000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def children(models, tmp_path_factory):
+    """The sweeps that a signal or a full disk interrupts, each in its own
+    folder: (config, results folder, child)."""
+    started = {}
+    for name, preexec_fn in (("ctrl_c", None), ("sigkill", None), ("disk_full", limit_file_size)):
+        tmp = tmp_path_factory.mktemp(name)
+        # Points of half a second: a signal lands while a later point measures.
+        config_path = sweep_config(tmp, [models["linear"]], batch_sizes=(1, 2, 3, 4), duration=0.5)
+        started[name] = (config_path, tmp / "out",
+                         Child(["sweep", config_path, "-o", tmp / "out", "--quiet"], preexec_fn))
+    yield started
+    for *_, child in started.values():
+        if child.proc.poll() is None:
+            child.proc.kill()
+        child.proc.communicate()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_tqdm_monitor():
+    """A progress bar made with disable=True still starts tqdm's monitor
+    thread, which then never ends (test_sweep_leaves_no_thread_behind); the
+    sweep rows check the engine's threads without it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tqdm, "monitor_interval", 0)
+        yield
+
+
+def wait_for_records(proc: subprocess.Popen, out: Path, count: int) -> None:
+    results, deadline = out / "results.jsonl", time.monotonic() + 120
+    while not (results.exists() and results.read_bytes().count(b"\n") >= count):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the sweep wrote no record in 120 s"
+        time.sleep(0.02)
+
+
+# ------------------------------------------------------------ missing model
+
+@row("missing model", "Python API", "EngineError naming the file", "message, threads, engine still works")
+def test_missing_model_api(linear_model, tmp_path):
+    with threads_joined(), pytest.raises(EngineError, match="model file not found: .*nothing.pt"):
+        benchmark(tmp_path / "nothing.pt", **QUICK)
+    still_works(linear_model)
+
+
+@row("missing model", "CLI run, infermeter-bench", "exit 1, message naming the file",
+     "message, exit code, no traceback, binary exits")
+def test_missing_model_cli(bench_binary, capsys, tmp_path):
+    code, err = cli(capsys, "run", tmp_path / "nothing.pt", "--no-calibrate")
+    assert code == 1 and "model file not found" in err and "nothing.pt" in err
+    user_error(bench(bench_binary, tmp_path / "nothing.pt"), 1, "model file not found", "nothing.pt")
+
+
+@row("missing model", "sweep config", "ConfigError naming config and file before any point; CLI exit 2",
+     "message, exit code, no results written")
+def test_missing_model_sweep(capsys, tmp_path):
+    config_path = sweep_config(tmp_path, ["gone.pt"])
+    with pytest.raises(ConfigError, match=r"sweep.yaml: models: TorchScript file not found: .*gone.pt"):
+        load_config(config_path)
+    code, err = cli(capsys, "sweep", config_path, "-o", tmp_path / "out", "--quiet")
+    assert code == 2 and "gone.pt" in err
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------ corrupt model
+
+@row("corrupt model (random bytes in a .pt)", "Python API", "EngineError: cannot load as TorchScript",
+     "message, threads, engine still works")
+def test_corrupt_model_api(models):
+    with threads_joined(), pytest.raises(EngineError, match="cannot load .*corrupt.pt.* as a TorchScript model"):
+        benchmark(models["corrupt"], **QUICK)
+    still_works(models["linear"])
+
+
+@row("corrupt model (random bytes in a .pt)", "CLI run, infermeter-bench", "exit 1, cannot load as TorchScript",
+     "message, exit code, no traceback, binary exits")
+def test_corrupt_model_cli(bench_binary, capsys, models):
+    code, err = cli(capsys, "run", models["corrupt"], "--no-calibrate")
+    assert code == 1 and "cannot load" in err and "corrupt.pt" in err and "TorchScript" in err
+    user_error(bench(bench_binary, models["corrupt"]), 1, "cannot load", "corrupt.pt")
+
+
+@row("corrupt model (random bytes in a .pt)", "sweep", "its points recorded `failed`, the other model measured",
+     "recorded message, every point recorded, threads")
+def test_corrupt_model_sweep(models, tmp_path):
+    config_path = sweep_config(tmp_path, [models["corrupt"], models["linear"]])
+    with threads_joined():
+        outcome = run_sweep(load_config(config_path), tmp_path / "out", progress=False)
+    assert outcome.statuses == {"failed": 2, "ok": 2}
+    done = statuses(tmp_path / "out")
+    assert all("cannot load" in done[("corrupt", b)]["error"] for b in (1, 2))
+    assert all(done[("linear", b)]["result"]["measurement"]["requests"] > 0 for b in (1, 2))
+    each_point_once(config_path, tmp_path / "out")
+
+
+# -------------------------------------------------------- wrong input shape
+
+@row("wrong input shape", "Python API", "EngineError with the inputs' shape and torch's message",
+     "message, threads, engine still works")
+def test_wrong_shape_api(models):
+    with threads_joined(), pytest.raises(EngineError, match=r"failed on its inputs .*\[2,5\].*shapes cannot be"):
+        benchmark(models["linear"], inputs=torch.randn(2, 5), threads=2, **QUICK)
+    still_works(models["linear"])
+
+
+@row("wrong input shape", "CLI run, infermeter-bench", "exit 1, the stored spec's shape and torch's message",
+     "message, exit code, no traceback, binary exits")
+def test_wrong_shape_cli(bench_binary, capsys, models):
+    code, err = cli(capsys, "run", models["shape"], "--no-calibrate", "--duration", "0.2", "--warmup", "0.1")
+    assert code == 1 and "failed on its inputs" in err and "[1,5]" in err
+    user_error(bench(bench_binary, models["shape"], "--threads", "2"), 1, "failed on its inputs", "shapes cannot be")
+
+
+@row("wrong input shape", "sweep", "points recorded `failed` with torch's message",
+     "recorded message, every point recorded")
+def test_wrong_shape_sweep(models, tmp_path):
+    config_path = sweep_config(tmp_path, [models["shape"]])
+    outcome = run_sweep(load_config(config_path), tmp_path / "out", progress=False)
+    assert outcome.statuses == {"failed": 2}
+    assert all("shapes cannot be multiplied" in r["error"] for r in each_point_once(config_path, tmp_path / "out"))
+
+
+# -------------------------------------------------------- wrong input dtype
+
+@row("wrong input dtype", "Python API", "EngineError naming the dtype", "message, threads, engine still works")
+def test_wrong_dtype_api(models):
+    with threads_joined(), pytest.raises(EngineError, match="failed on its inputs.*Long"):
+        benchmark(models["linear"], inputs=torch.ones(2, 16, dtype=torch.int64), threads=2, **QUICK)
+    still_works(models["linear"])
+
+
+@row("wrong input dtype", "CLI run, infermeter-bench", "exit 1 naming the dtype",
+     "message, exit code, no traceback, binary exits")
+def test_wrong_dtype_cli(bench_binary, capsys, models):
+    code, err = cli(capsys, "run", models["dtype"], "--no-calibrate", "--duration", "0.2", "--warmup", "0.1")
+    assert code == 1 and "failed on its inputs" in err and "Long" in err
+    user_error(bench(bench_binary, models["dtype"]), 1, "failed on its inputs", "same dtype")
+
+
+# ----------------------------------------------------------- unknown device
+
+DEVICES = [("tpu:0", "unknown device 'tpu:0'"), ("cuda:7", "'cuda:7' is not available")]
+no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without a GPU")
+
+
+@no_gpu
+@row("unknown device (tpu:0, cuda:7 without a GPU)", "Python API", "ValueError naming the device",
+     "message, threads")
+@pytest.mark.parametrize("device, message", DEVICES)
+def test_unknown_device_api(models, device, message):
+    with threads_joined(), pytest.raises(ValueError, match=message):
+        benchmark(models["linear"], device=device, **QUICK)
+
+
+@no_gpu
+@row("unknown device (tpu:0, cuda:7 without a GPU)", "CLI run, infermeter-bench", "exit 2 naming the device",
+     "message, exit code, no traceback, binary exits")
+@pytest.mark.parametrize("device, message", DEVICES)
+def test_unknown_device_cli(bench_binary, capsys, models, device, message):
+    code, err = cli(capsys, "run", models["linear"], "--device", device, "--no-calibrate")
+    assert code == 2 and message in err
+    user_error(bench(bench_binary, models["linear"], "--device", device), 2, message)
+
+
+@no_gpu
+@row("unknown device (tpu:0, cuda:7 without a GPU)", "sweep",
+     "tpu:0: ConfigError on `device`, exit 2; cuda:7: every point recorded `failed` naming the device",
+     "message, exit code, recorded message, every point recorded")
+def test_unknown_device_sweep(models, capsys, tmp_path):
+    tpu = sweep_config(tmp_path, [models["linear"]], device="tpu:0")
+    code, err = cli(capsys, "sweep", tpu, "-o", tmp_path / "tpu", "--quiet")
+    assert code == 2 and "invalid sweep config" in err and "device" in err
+    assert not (tmp_path / "tpu").exists()
+    absent = sweep_config(tmp_path, [models["linear"]], device="cuda:7")
+    outcome = run_sweep(load_config(absent), tmp_path / "cuda", progress=False)
+    assert outcome.statuses == {"failed": 2}
+    assert all("'cuda:7' is not available" in r["error"] for r in each_point_once(absent, tmp_path / "cuda"))
+
+
+# ------------------------------------------------------------ bad config key
+
+@row("bad config key (YAML sweep)", "Python API, CLI sweep", "ConfigError naming file and key; exit 2",
+     "message, exit code, no traceback, nothing written")
+def test_bad_config_key(models, capsys, tmp_path):
+    config_path = write_config(tmp_path / "bad.yaml", models=[{"name": str(models["linear"]), "seqlen": 3}],
+                               batchsize=[1])
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_path)
+    for words in ("bad.yaml", "models[0].seqlen: unknown key", "batchsize: unknown key"):
+        assert words in str(caught.value)
+    code, err = cli(capsys, "sweep", config_path, "-o", tmp_path / "out", "--quiet")
+    assert code == 2 and "models[0].seqlen: unknown key" in err
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------- out of memory mid-sweep
+
+@row("out of device memory mid-sweep (batch >= 4)", "sweep",
+     "`oom` recorded, larger batches `skipped`, smaller ones and other models measured",
+     "statuses, recorded message, every point recorded, threads")
+def test_out_of_memory_mid_sweep(models, tmp_path):
+    config_path = sweep_config(tmp_path, [models["oom"], models["linear"]], batch_sizes=(1, 2, 4, 8), threads=[2])
+    with threads_joined():
+        outcome = run_sweep(load_config(config_path), tmp_path / "out", progress=False)
+    assert outcome.statuses == {"ok": 6, "oom": 1, "skipped": 1}
+    done = statuses(tmp_path / "out")
+    assert [done[("oom", b)]["status"] for b in (1, 2, 4, 8)] == ["ok", "ok", "oom", "skipped"]
+    assert "out of memory" in done[("oom", 4)]["error"] and "batch 4" in done[("oom", 8)]["error"]
+    assert all(done[("linear", b)]["status"] == "ok" for b in (1, 2, 4, 8))
+    each_point_once(config_path, tmp_path / "out")
+
+
+@row("stray thread after a sweep (progress bar off)", "Python API (run_sweep)", "no thread left running after the sweep",
+     "Python and native thread counts, tqdm's monitor included")
+@pytest.mark.xfail(reason="sweep/runner.py makes a tqdm bar even with progress=False; a disabled bar starts "
+                          "tqdm's monitor thread and never stops it", strict=True)
+def test_sweep_leaves_no_thread_behind(models, tmp_path, monkeypatch):
+    monkeypatch.setattr(tqdm, "monitor_interval", 10)  # tqdm's default, as users run it
+    stop_tqdm_monitor()  # one left by an earlier sweep in this process would hide a new one
+    try:
+        with threads_joined():
+            run_sweep(load_config(sweep_config(tmp_path, [models["linear"]], batch_sizes=(1,))), tmp_path / "out",
+                      progress=False)
+    finally:
+        stop_tqdm_monitor()
+
+
+def stop_tqdm_monitor() -> None:
+    if tqdm.monitor is not None:
+        tqdm.monitor.exit()
+        tqdm.monitor = None
+
+
+# ------------------------------------------------ a model failing mid-run
+
+@row("model raises on its Nth request", "Python API", "EngineError: failed while measuring, with the model's message",
+     "message, threads (both replica modes), engine still works")
+@pytest.mark.parametrize("replicas", ["per-thread", "shared"])
+def test_model_fails_on_nth_request_api(models, replicas):
+    with threads_joined(), pytest.raises(EngineError, match="nth.pt' failed while measuring: .*broke on purpose"):
+        benchmark(models["nth"], threads=2, replicas=replicas, warmup=0.1, duration=30.0, calibrate=False)
+    still_works(models["linear"])
+
+
+@row("model raises on its Nth request", "infermeter-bench", "exit 1 at once (not after --duration), no result file",
+     "message, exit code, exits within 20 s of a 30 s run")
+def test_model_fails_on_nth_request_binary(bench_binary, models, tmp_path):
+    started = time.monotonic()
+    proc = bench(bench_binary, models["nth"], "--threads", "2", "--duration", "30", "--json", tmp_path / "r.json")
+    assert time.monotonic() - started < 20
+    user_error(proc, 1, "failed while measuring", "broke on purpose")
+    assert not (tmp_path / "r.json").exists()
+
+
+@row("model raises on its Nth request", "sweep", "its points recorded `failed`, the sweep goes on",
+     "recorded message, every point recorded, threads")
+def test_model_fails_on_nth_request_sweep(models, tmp_path):
+    config_path = sweep_config(tmp_path, [models["nth"], models["linear"]])
+    with threads_joined():
+        outcome = run_sweep(load_config(config_path), tmp_path / "out", progress=False)
+    assert outcome.statuses == {"failed": 2, "ok": 2}
+    done = statuses(tmp_path / "out")
+    assert all("broke on purpose" in done[("nth", b)]["error"] for b in (1, 2))
+    each_point_once(config_path, tmp_path / "out")
+
+
+# -------------------------------------------------- interruptions and resume
+
+def resume(capsys, config_path: Path, out: Path, before: bytes) -> list[dict]:
+    """`--resume` runs the rest; every point is then recorded exactly once and
+    the bytes already written are untouched."""
+    code, err = cli(capsys, "sweep", config_path, "-o", out, "--resume", "--quiet")
+    assert code == 0, err
+    assert (out / "results.jsonl").read_bytes().startswith(before)
+    return each_point_once(config_path, out)
+
+
+@row("Ctrl-C mid-sweep, then --resume", "CLI sweep", "exit 130 saying --resume; resume runs the rest",
+     "exit code, message, every point exactly once, earlier bytes intact")
+def test_ctrl_c_then_resume(children, capsys):
+    config_path, out, child = children["ctrl_c"]
+    proc = child.go()
+    wait_for_records(proc, out, 1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "--resume" in stdout and "Traceback" not in stderr, stderr
+    before = (out / "results.jsonl").read_bytes()
+    assert 1 <= before.count(b"\n") < 4
+    assert all(r["status"] == "ok" for r in resume(capsys, config_path, out, before))
+
+
+@row("SIGKILL mid-sweep (torn last line), then --resume", "CLI sweep",
+     "the torn line is reported and cut off; resume runs the rest",
+     "warning, every point exactly once, earlier bytes intact")
+def test_sigkill_then_resume(children, capsys):
+    config_path, out, child = children["sigkill"]
+    proc = child.go()
+    wait_for_records(proc, out, 1)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    before = (out / "results.jsonl").read_bytes()
+    # A kill cannot be timed to land inside a write, so the half record it
+    # would leave is added here.
+    with open(out / "results.jsonl", "ab") as f:
+        f.write(b'{"schema":"infermeter.sweep-record/1","key":"')
+    with pytest.warns(UserWarning, match="ignoring 45 bytes after the last whole record"):
+        records = resume(capsys, config_path, out, before)
+    assert all(r["status"] == "ok" for r in records)
+
+
+# -------------------------------------------------------------- disk full
+
+@contextlib.contextmanager
+def file_size_limit(size: int):
+    """Files of this process may grow no further than `size` bytes: a write
+    beyond fails with EFBIG, as one on a full disk fails with ENOSPC."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+@row("disk full while writing results", "Python API (ResultsFile)",
+     "ResultsWriteError (an OSError) naming the file, the point and ENOSPC / EFBIG; no torn record",
+     "message, errno, earlier bytes intact")
+def test_disk_full_results_file(tmp_path):
+    records = [synthetic_record("m", b, 1, None, 10.0, [1.0]) for b in (1, 2, 3)]
+    path = write_records(tmp_path / "r.jsonl", records[:2])
+    before = path.read_bytes()
+    with file_size_limit(len(before) + 100), pytest.raises(ResultsWriteError) as caught:
+        ResultsFile(path).append(records[2])  # 100 bytes of it fit, the rest does not
+    assert caught.value.errno == errno.EFBIG
+    for words in (str(path), records[2]["key"], "File too large", "--resume"):
+        assert words in str(caught.value)
+    assert path.read_bytes() == before
+    # /dev/full fails every write with ENOSPC, as a full disk does.
+    full = tmp_path / "full.jsonl"
+    full.symlink_to("/dev/full")
+    with pytest.raises(ResultsWriteError, match=r"full.jsonl: No space left on device \(ENOSPC\)"):
+        ResultsFile(full).append(records[0])
+
+
+@row("disk full while merging shards", "Python API (merge)", "ResultsWriteError naming the output; no half-merged file",
+     "message, output absent, inputs intact")
+def test_disk_full_while_merging(tmp_path):
+    shards = [write_records(tmp_path / f"shard{i}.jsonl", [synthetic_record("m", b, 1, None, 10.0, [1.0])
+                                                          for b in (2 * i + 1, 2 * i + 2)]) for i in (0, 1)]
+    inputs = [s.read_bytes() for s in shards]
+    with file_size_limit(len(inputs[0]) + 100), pytest.raises(ResultsWriteError, match="merged.jsonl: File too large"):
+        merge(shards, tmp_path / "merged.jsonl")
+    assert not (tmp_path / "merged.jsonl").exists()
+    assert [s.read_bytes() for s in shards] == inputs
+    assert merge(shards, tmp_path / "merged.jsonl").points == 4  # once there is room, the same call succeeds
+
+
+@pytest.fixture(scope="module")
+def disk_full_sweep(children):
+    config_path, out, child = children["disk_full"]
+    proc = child.go()
+    _, stderr = proc.communicate(timeout=120)
+    return config_path, out, proc.returncode, stderr
+
+
+@row("disk full while writing results", "CLI sweep", "the sweep stops with a message naming the file; resume runs the rest",
+     "message, non-zero exit, no torn record, every point exactly once after resume")
+def test_disk_full_sweep_stops_and_resumes(disk_full_sweep, capsys):
+    config_path, out, code, stderr = disk_full_sweep
+    assert code != 0
+    assert "cannot write the record of point" in stderr and str(out / "results.jsonl") in stderr
+    assert "File too large" in stderr
+    before = (out / "results.jsonl").read_bytes()
+    written = [json.loads(line) for line in before.splitlines()]
+    assert before.endswith(b"\n") and 1 <= len(written) < 4  # whole records only; the sweep stopped
+    resume(capsys, config_path, out, before)
+
+
+@row("disk full while writing results", "CLI sweep", "exit 1 with `infermeter: ...`, no traceback",
+     "exit code, no traceback")
+@pytest.mark.xfail(reason="cli.main catches ValueError, TypeError and EngineError, not OSError: "
+                          "the ResultsWriteError reaches the shell as a traceback", strict=True)
+def test_disk_full_sweep_is_a_message_not_a_traceback(disk_full_sweep):
+    config_path, out, code, stderr = disk_full_sweep
+    assert "Traceback" not in stderr and stderr.rstrip().splitlines()[-1].startswith("infermeter: cannot write")
+    assert code == 1
+
+
+# ---------------------------------------------------------------- bad shard
+
+@row("bad shard spec (3/2, x, -1/4, 1/0)", "Python API, CLI sweep", "ValueError saying what is wrong; exit 2",
+     "message, exit code, no traceback, nothing written")
+@pytest.mark.parametrize("spec, words", [
+    ("3/2", "the shard index 3 must be below the shard count 2"),
+    ("x", "not two whole numbers I/N"),
+    ("-1/4", "the shard index -1 is negative"),
+    ("1/0", "the shard count 0 must be at least 1"),
+])
+def test_bad_shard(models, capsys, tmp_path, spec, words):
+    with pytest.raises(ValueError, match="I/N with 0 <= I < N") as caught:
+        parse_shard(spec)
+    assert words in str(caught.value)
+    config_path = sweep_config(tmp_path, [models["linear"]])
+    # `--shard=-1/4`: written apart, argparse takes `-1/4` for an option (see the next test).
+    code, err = cli(capsys, "sweep", config_path, f"--shard={spec}", "-o", tmp_path / "out", "--quiet")
+    assert code == 2 and err.startswith("infermeter: --shard") and words in err
+    assert not (tmp_path / "out").exists()
+
+
+@row("bad shard spec (3/2, x, -1/4, 1/0)", "CLI sweep (`--shard -1/4`)", "argparse: exit 2, --shard expected one argument",
+     "message, exit code, no traceback")
+def test_shard_that_looks_like_an_option(models, capsys, tmp_path):
+    with pytest.raises(SystemExit) as caught:
+        main(["sweep", str(sweep_config(tmp_path, [models["linear"]])), "--shard", "-1/4"])
+    err = capsys.readouterr().err
+    assert caught.value.code == 2 and "argument --shard: expected one argument" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------- vendor SDK absent
+
+@pytest.mark.skipif(importlib.util.find_spec("torch_neuron") is not None, reason="torch-neuron is installed")
+@row("vendor SDK absent (--backend neuron without torch_neuron)", "Python API, CLI run, sweep config",
+     "BackendUnavailable naming the package and how to install it; exit 2; sweep stops before any point",
+     "message, exit code, no traceback, nothing written")
+def test_vendor_sdk_absent(models, capsys, tmp_path):
+    with pytest.raises(BackendUnavailable, match="needs torch-neuron .*not installed.*pip install torch-neuron"):
+        benchmark(models["linear"], backend="neuron", **QUICK)
+    code, err = cli(capsys, "run", models["linear"], "--backend", "neuron", "--no-calibrate")
+    assert code == 2 and "torch-neuron" in err and "inf1" in err
+    config_path = sweep_config(tmp_path, [models["linear"]], backend="neuron")
+    code, err = cli(capsys, "sweep", config_path, "-o", tmp_path / "out", "--quiet")
+    assert code == 2 and "torch-neuron" in err
+    assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
+# ------------------------------------------------------------------ the docs
+
+def test_docs_table_is_current():
+    assert markdown_table(ROWS) in DOCS.read_text(), f"{DOCS} lacks the current table: paste the one printed below"
