@@ -62,7 +62,8 @@ PackageFacts read_package_facts(const std::string& path) {
   }
   if (metadata.empty())
     throw EngineError("'" + path + "' holds no compiled AOTInductor model (no " + kModelDir +
-                      "*_metadata.json); write it with torch._inductor.aoti_compile_and_package");
+                      "*_metadata.json): a TorchScript file is measured with runner torchscript or cuda-graph, and a package "
+                      "is written by `infermeter export --format aoti`");
   const auto meta = nlohmann::json::parse(metadata, nullptr, false);
   if (meta.is_discarded() || !meta.is_object())
     throw EngineError("the AOTInductor metadata in '" + path + "' is not a JSON object: the package is corrupt");
@@ -166,6 +167,16 @@ class AotiRunner : public ModelRunner {
 };
 
 }  // namespace
+
+bool is_aoti_package(const std::string& path) noexcept {
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    for (const auto& name : reader.getAllRecords())
+      if (name.starts_with(kModelDir)) return true;
+  } catch (...) {
+  }
+  return false;
+}
 
 std::unique_ptr<ModelRunner> make_aoti_runner(const RunConfig& config, const c10::Device& device) {
   return std::make_unique<AotiRunner>(config, device);

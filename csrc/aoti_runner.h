@@ -6,6 +6,7 @@
 #include <c10/core/Device.h>
 
 #include <memory>
+#include <string>
 
 #include "model_runner.h"
 
@@ -15,5 +16,9 @@ namespace infermeter {
 // compiled for another device type is std::invalid_argument; a missing or
 // unreadable package, or one the loader rejects, is EngineError naming the path.
 std::unique_ptr<ModelRunner> make_aoti_runner(const RunConfig& config, const c10::Device& device);
+
+// Whether `path` is a zip holding an AOTInductor model, for the other runners'
+// errors; false for anything unreadable.
+bool is_aoti_package(const std::string& path) noexcept;
 
 }  // namespace infermeter

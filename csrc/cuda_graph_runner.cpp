@@ -6,7 +6,10 @@
 #include "torchscript_runner.h"
 
 #ifdef INFERMETER_CUDA_HEADERS
+#include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <ATen/cuda/CUDAGraph.h>
+
+#include <mutex>
 #endif
 
 namespace infermeter {
@@ -20,11 +23,32 @@ namespace {
 // done before the kernels are recorded.
 constexpr int kEagerRunsBeforeCapture = 3;
 
+// Captures run one at a time: torch 2.11's CUDAGraph puts the device's
+// default random generator into capture mode between capture_begin and
+// capture_end, one flag for all threads, so overlapping captures would flip
+// it under each other.
+std::mutex& capture_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// A capture that fails inside the model leaves torch 2.11's default CUDA
+// generator in capture mode (capture_end throws before it restores it), and
+// every later random draw on the device fails with "Offset increment outside
+// graph capture encountered unexpectedly". A copy of its state taken now is
+// out of capture mode; installing it keeps the seed and offset.
+void release_generator_from_capture(c10::DeviceIndex device) {
+  auto generator = at::cuda::detail::getDefaultCUDAGenerator(device);
+  auto* impl = generator.get<at::CUDAGeneratorImpl>();
+  impl->graphsafe_set_state(impl->clone()->graphsafe_get_state());
+}
+
 class CudaGraphReplica : public Replica {
  public:
   // Runs on the worker's thread with its (non-default) stream current.
-  explicit CudaGraphReplica(std::unique_ptr<TorchScriptReplica> eager) : eager_(std::move(eager)) {
+  CudaGraphReplica(std::unique_ptr<TorchScriptReplica> eager, c10::DeviceIndex device) : eager_(std::move(eager)) {
     for (int i = 0; i < kEagerRunsBeforeCapture; ++i) (void)eager_->infer();
+    std::lock_guard lock(capture_mutex());
     try {
       // Thread-local capture mode: other workers capture or allocate on their
       // own streams at the same time.
@@ -32,6 +56,7 @@ class CudaGraphReplica : public Replica {
       try {
         output_ = eager_->infer();
       } catch (...) {
+        // The stream must leave capture mode whatever ended the capture.
         try {
           graph_.capture_end();
         } catch (...) {
@@ -40,6 +65,11 @@ class CudaGraphReplica : public Replica {
       }
       graph_.capture_end();
     } catch (const std::exception& e) {
+      try {
+        release_generator_from_capture(device);
+      } catch (...) {
+        // The capture's own failure is the one to report.
+      }
       throw EngineError(
           "the model cannot be captured as a CUDA graph (its forward synchronizes with the host, copies to "
           "the CPU, or has data-dependent shapes); use --runner torchscript. CUDA said: " +
@@ -62,17 +92,20 @@ class CudaGraphReplica : public Replica {
 
 class CudaGraphRunner : public ModelRunner {
  public:
-  explicit CudaGraphRunner(std::unique_ptr<TorchScriptRunner> scripted) : scripted_(std::move(scripted)) {}
+  CudaGraphRunner(std::unique_ptr<TorchScriptRunner> scripted, const c10::Device& device)
+      : scripted_(std::move(scripted)), device_(device) {}
 
   std::unique_ptr<Replica> make_replica(int worker) override {
     return std::make_unique<CudaGraphReplica>(
-        std::make_unique<TorchScriptReplica>(scripted_->module_for(worker), scripted_->inputs_for(worker)));
+        std::make_unique<TorchScriptReplica>(scripted_->module_for(worker), scripted_->inputs_for(worker)),
+        device_.index());
   }
   nlohmann::json describe() const override { return scripted_->describe(); }
   int64_t batch_size() const override { return scripted_->batch_size(); }
 
  private:
   std::unique_ptr<TorchScriptRunner> scripted_;
+  c10::Device device_;
 };
 
 }  // namespace
@@ -84,7 +117,7 @@ std::optional<std::string> cuda_graph_unavailable(const c10::Device& device) {
 
 std::unique_ptr<ModelRunner> in_cuda_graphs(std::unique_ptr<TorchScriptRunner> scripted, const c10::Device& device) {
   if (const auto why = cuda_graph_unavailable(device)) throw std::invalid_argument(*why);
-  return std::make_unique<CudaGraphRunner>(std::move(scripted));
+  return std::make_unique<CudaGraphRunner>(std::move(scripted), device);
 }
 
 std::unique_ptr<ModelRunner> make_cuda_graph_runner(const RunConfig& config, const c10::Device& device) {

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "aoti_runner.h"
 #include "errors.h"
 #include "export_facts.h"
 
@@ -32,6 +33,8 @@ TorchScriptRunner::TorchScriptRunner(const RunConfig& config, const c10::Device&
   try {
     module_ = torch::jit::load(path, device_, extra);
   } catch (const std::exception& e) {
+    if (is_aoti_package(path))
+      throw EngineError("'" + path + "' is an AOTInductor package: measure it with runner aoti, not " + config.runner);
     throw EngineError("cannot load '" + path + "' as a TorchScript model: " + short_message(e));
   }
   module_.eval();

@@ -6,10 +6,12 @@ package, where LibTorch's PyTorchStreamReader finds them as
 from __future__ import annotations
 
 import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
 
+from infermeter.elf_needs import needed_libraries
 from infermeter.input_spec import EXPORT_INFO_FILE, INPUT_SPEC_FILE
 
 # torch.export's own folder for extra files in a PT2 archive (torch.export.pt2_archive.constants.EXTRA_DIR).
@@ -37,11 +39,42 @@ def export_program(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], ba
         return torch.export.export(module, inputs)
 
 
-def compile_package(program, folder: Path) -> Path:
-    """Compiles `program` with AOTInductor into a package under `folder`."""
+# Where a system compiler that links libstdc++ dynamically is usually found.
+FALLBACK_CXX = "/usr/bin/g++"
+
+
+class StaticCxxRuntimeError(ValueError):
+    """AOTInductor's compiler linked the C++ runtime into the package."""
+
+
+def _models_link_cxx_runtime(package: Path) -> bool:
+    """Whether every compiled model in the package needs the shared libstdc++."""
+    with zipfile.ZipFile(package) as archive:
+        objects = [n for n in archive.namelist() if "/data/aotinductor/" in n and n.endswith(".so")]
+        return all("libstdc++.so.6" in needed_libraries(archive.read(n)) for n in objects)
+
+
+def compile_package(program, folder: Path) -> tuple[Path, str]:
+    """Compiles `program` with AOTInductor into a package under `folder`;
+    returns it with the C++ compiler that built it. A package whose model
+    carries a static copy of libstdc++ (as /opt/gcc's g++ wrapper builds
+    them) segfaults when loaded into any Python process, the exporter's own
+    check included (docs/aoti.md), so it is compiled again with the system's
+    g++, or refused with the way out."""
     path = folder / "compiled.pt2"
+    compiler = str(torch._inductor.config.cpp.cxx[-1] or "c++")
     torch._inductor.aoti_compile_and_package(program, package_path=str(path))
-    return path
+    if _models_link_cxx_runtime(path):
+        return path, compiler
+    if Path(FALLBACK_CXX).is_file() and Path(compiler).resolve() != Path(FALLBACK_CXX).resolve():
+        torch._inductor.aoti_compile_and_package(program, package_path=str(path),
+                                                 inductor_configs={"cpp.cxx": (None, FALLBACK_CXX)})
+        if _models_link_cxx_runtime(path):
+            return path, FALLBACK_CXX
+    raise StaticCxxRuntimeError(
+        f"AOTInductor compiled this package with {compiler}, which linked libstdc++ statically into the model; "
+        "such a package segfaults when loaded in a Python process. Set CXX to a compiler that links libstdc++ "
+        f"dynamically (e.g. CXX={FALLBACK_CXX}) and export again")
 
 
 def load_package(path: str | Path, device: torch.device):

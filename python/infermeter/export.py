@@ -137,9 +137,9 @@ def export(model: str | torch.nn.Module, output: str | Path, *, precision: str =
         if format == "aoti":
             batch_inputs = _cast(_other_inputs(built, max(batch_size, 2), target), cast_dtype)
             program = aoti_export.export_program(variant, variant_inputs, batch_inputs)
-            package = aoti_export.compile_package(program, Path(scratch))
+            package, compiler = aoti_export.compile_package(program, Path(scratch))
             compiled = aoti_export.load_package(package, target)
-            compiled_facts = {"method": "torch.export", "frozen": False}
+            compiled_facts = {"method": "torch.export", "frozen": False, "compiler": compiler}
         elif backend.name in COMPILING:
             compiled, backend_facts = backend.compile(variant, variant_inputs, built.parameters)
             compiled_facts = {"method": method, "frozen": False}  # saved as the SDK compiled it

@@ -10,8 +10,11 @@ import torch
 # output that depends on the input (see output_errors): fp32 sees only
 # reordering; fp16 and bf16 carry 11 and 8 mantissa bits through every layer.
 # Random-weight ResNet-50, whose logits move by only ~7% between inputs, shows
-# 0.015 in fp16 and 0.135 in bf16 on that scale: the bounds leave about 2x.
-TOLERANCE = {"fp32": 1e-4, "fp16": 5e-2, "bf16": 2.5e-1, "mixed": 2.5e-1}
+# 0.015 in fp16 and 0.135 in bf16 on that scale on the CPU; on an H200 its
+# fp16 TorchScript export showed 0.046 and its AOTInductor package 0.071
+# (Inductor's fused fp16 kernels round differently). The bounds leave about
+# 1.4-2x over the worst seen.
+TOLERANCE = {"fp32": 1e-4, "fp16": 1e-1, "bf16": 2.5e-1, "mixed": 2.5e-1}
 # An output whose eager fp32 value moves by less than this (relative L2)
 # between two different inputs does not depend on the input: an error measured
 # on it says nothing about the model's arithmetic (random-weight detectors
