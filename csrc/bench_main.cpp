@@ -10,6 +10,8 @@
 #include "engine.h"
 #include "errors.h"
 #include "interval_log.h"
+#include "fresh_processes.h"
+#include "repeats.h"
 #include "reporters.h"
 #include "runner_registry.h"
 
@@ -28,6 +30,10 @@ struct Options {
   std::vector<std::string> libraries;
   bool calibrate = true;
   bool duration_given = false;
+  int repeat = 1;
+  // Every flag given but --repeat, --json and --hlog: what each repeat's
+  // fresh process is started with.
+  std::vector<std::string> child_args;
 };
 
 [[noreturn]] void usage_error(const std::string& message);
@@ -87,14 +93,26 @@ const std::vector<Flag>& flags() {
          o.duration_given = true;
        }},
       {"--requests", "N", "stop after N measured requests", [](Options& o, auto& f, auto& v) { o.config.requests = to_int(f, v); }},
+      {"--ci", "REL", "stop once throughput and the --ci-percentile latency are both known to +-REL at 95% (e.g. 0.02); --duration is then the most it runs (default 60)",
+       [](Options& o, auto& f, auto& v) { o.config.ci = to_double(f, v); }},
+      {"--ci-percentile", "P", "the latency percentile --ci must pin down (default 99)",
+       [](Options& o, auto& f, auto& v) { o.config.ci_percentile = to_double(f, v); }},
+      {"--min-duration", "SECONDS", "with --ci: measure at least this long (default 1)",
+       [](Options& o, auto& f, auto& v) { o.config.min_duration_s = to_double(f, v); }},
+      {"--rate", "PER_S", "open loop: requests arrive at this mean rate whatever the threads are doing; response time counts the wait for a free thread (default: closed loop)",
+       [](Options& o, auto& f, auto& v) { o.config.rate_per_s = to_double(f, v); }},
+      {"--arrival", "KIND", "open-loop arrivals: poisson (seeded by --seed) or constant (default poisson)",
+       [](Options& o, auto&, auto& v) { o.config.arrival = v; }},
       {"--window", "SECONDS", "width of the throughput-over-time windows (default 0.1)",
        [](Options& o, auto& f, auto& v) { o.config.window_s = to_double(f, v); }},
-      {"--seed", "N", "seed for the generated inputs (default 0)",
+      {"--seed", "N", "seed for the generated inputs and the Poisson arrivals (default 0)",
        [](Options& o, auto& f, auto& v) { o.config.seed = static_cast<uint64_t>(to_int(f, v)); }},
       {"--json", "PATH", "write the result document (same schema as the Python API)",
        [](Options& o, auto&, auto& v) { o.json_path = v; }},
       {"--hlog", "PATH", "write the host latency histogram as an HdrHistogram interval log",
        [](Options& o, auto&, auto& v) { o.hlog_path = v; }},
+      {"--repeat", "K", "K independent measurements, each in a fresh process; reports the median-throughput run with every run's figures, their mean, CV and 95% interval",
+       [](Options& o, auto& f, auto& v) { o.repeat = static_cast<int>(to_int(f, v)); }},
       {"--load-library", "PATH", "load a library of custom TorchScript operators first (repeatable), e.g. torch-neuron's libtorchneuron.so",
        [](Options& o, auto&, auto& v) { o.libraries.push_back(v); }},
       {"--no-calibrate", nullptr, "skip measuring the harness's own costs", [](Options& o, auto&, auto&) { o.calibrate = false; }},
@@ -106,7 +124,7 @@ std::string usage() {
   std::string text =
       "usage: infermeter-bench MODEL [options]\n\n"
       "Measures a model exported by infermeter (a TorchScript .pt or an AOTInductor .pt2; its input spec\n"
-      "is stored in the file) with native client threads in a closed loop.\n\noptions:\n";
+      "is stored in the file) with native client threads, in a closed loop or, with --rate, an open one.\n\noptions:\n";
   for (const auto& f : flags()) {
     std::string left = std::string("  ") + f.name + (f.value ? std::string(" ") + f.value : "");
     left.resize(std::max<size_t>(left.size() + 2, 28), ' ');
@@ -131,6 +149,7 @@ Options parse(int argc, char** argv) {
     if (arg.rfind("--", 0) != 0) {
       if (!o.config.model_path.empty()) usage_error("more than one model given ('" + arg + "')");
       o.config.model_path = arg;
+      o.child_args.push_back(arg);
       continue;
     }
     const auto found = std::find_if(flags().begin(), flags().end(), [&](const Flag& f) { return arg == f.name; });
@@ -141,9 +160,16 @@ Options parse(int argc, char** argv) {
       value = argv[++i];
     }
     found->apply(o, arg, value);
+    if (arg != "--repeat" && arg != "--json" && arg != "--hlog") {
+      o.child_args.push_back(arg);
+      if (found->value) o.child_args.push_back(value);
+    }
   }
+  if (o.repeat < 1) usage_error("--repeat must be >= 1, got " + std::to_string(o.repeat));
+  if (o.repeat > 1 && !o.hlog_path.empty()) usage_error("--hlog writes one run's histogram: leave it out with --repeat");
   if (o.config.model_path.empty()) usage_error("no model given");
-  if (o.config.requests && !o.duration_given) o.config.duration_s.reset();
+  if (o.config.requests && !o.duration_given && !o.config.ci) o.config.duration_s.reset();
+  if (o.config.ci && !o.duration_given) o.config.duration_s = 60.0;
   // Values out of range are the engine's to judge (RunConfig's validate), in
   // one line without the usage text, like every other run-time error.
   return o;
@@ -160,6 +186,22 @@ void load_libraries(const std::vector<std::string>& paths) {
   }
 }
 
+// --repeat K: K fresh processes of this binary, summarised (repeats.h).
+int run_repeated(const Options& options) {
+  validate(options.config);
+  auto runs = run_in_fresh_processes(options.child_args, options.repeat, interrupted);
+  if (runs.empty()) {
+    std::cerr << "infermeter-bench: interrupted before the first repeat finished\n";
+    return 130;
+  }
+  auto result = runs[median_run(runs)];
+  result["repeats"] = repeat_summary(runs);
+  std::cout << console_summary(result);
+  if (!options.json_path.empty()) write_json(options.json_path, result);
+  const bool stopped = interrupted || static_cast<int>(runs.size()) < options.repeat;
+  return stopped ? 130 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -167,6 +209,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   try {
+    if (options.repeat > 1) return run_repeated(options);
     load_libraries(options.libraries);
     const Measurement m = measure(options.config, [] { return interrupted != 0; }, options.calibrate);
     auto result = m.result;

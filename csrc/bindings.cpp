@@ -6,11 +6,14 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "arrival_schedule.h"
 #include "engine.h"
 #include "errors.h"
+#include "repeats.h"
 #include "reporters.h"
 #include "result_builder.h"
 #include "runner_registry.h"
+#include "statistics.h"
 
 namespace py = pybind11;
 using namespace infermeter;
@@ -113,15 +116,41 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("warmup_min_requests", &RunConfig::warmup_min_requests)
       .def_readwrite("duration_s", &RunConfig::duration_s)
       .def_readwrite("requests", &RunConfig::requests)
+      .def_readwrite("ci", &RunConfig::ci)
+      .def_readwrite("ci_percentile", &RunConfig::ci_percentile)
+      .def_readwrite("min_duration_s", &RunConfig::min_duration_s)
       .def_readwrite("window_s", &RunConfig::window_s)
+      .def_readwrite("rate_per_s", &RunConfig::rate_per_s)
+      .def_readwrite("arrival", &RunConfig::arrival)
       .def_readwrite("seed", &RunConfig::seed)
       .def_readwrite("inputs", &RunConfig::inputs)
       .def("validate", &validate, "Raises ValueError naming the first option out of range.");
 
   m.def("runner_names", &runner_names, "The runners this build knows.");
   m.def(
+      "arrival_offsets",
+      [](const std::string& process, double rate_per_s, int64_t count, uint64_t seed) {
+        return arrival_offsets(parse_arrival_process(process), rate_per_s, count, seed);
+      },
+      py::arg("process"), py::arg("rate_per_s"), py::arg("count"), py::arg("seed") = 0,
+      "The first `count` arrival offsets (ns from the start) of an open loop's schedule: the very schedule a run "
+      "with the same arrival process, rate and seed uses.");
+  m.def(
       "console_summary", [](const std::string& result_json) { return console_summary(nlohmann::json::parse(result_json)); },
       py::arg("result_json"), "The console summary of a result document (what infermeter-bench prints).");
+  m.def(
+      "repeat_summary",
+      [](const std::vector<std::string>& runs_json) {
+        std::vector<nlohmann::json> runs;
+        for (const auto& text : runs_json) runs.push_back(nlohmann::json::parse(text));
+        return repeat_summary(runs).dump();
+      },
+      py::arg("runs_json"),
+      "How K result documents of one configuration agree: each run, the median-throughput run, and the mean, "
+      "stddev, CV and 95% t interval of throughput and of the latency percentiles.");
+  m.def("min_samples_for_percentile", &min_samples_for_percentile, py::arg("q"), py::arg("confidence") = 0.95,
+        "Fewest samples for which the largest bounds the q-quantile from above with this confidence (MLPerf "
+        "LoadGen's early-stopping floor): below it a percentile is not stated.");
   m.def("format_duration_ns", &format_duration_ns, py::arg("ns"),
         "A duration in the unit (ns, µs, ms, s) that shows three significant digits.");
   m.def("run", &run, py::arg("config"), py::arg("calibrate"),

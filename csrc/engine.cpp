@@ -10,6 +10,7 @@
 #include "device.h"
 #include "environment.h"
 #include "errors.h"
+#include "open_loop.h"
 #include "result_builder.h"
 #include "runner_registry.h"
 
@@ -17,9 +18,19 @@ namespace infermeter {
 
 namespace {
 
-std::unique_ptr<StopRule> fixed_rule(const RunConfig& c) {
+std::unique_ptr<LoadGenerator> make_load(const RunConfig& c) {
+  if (!c.rate_per_s) return std::make_unique<ClosedLoop>();
+  return std::make_unique<OpenLoop>(parse_arrival_process(c.arrival), *c.rate_per_s, c.seed, arrival_horizon_ns(c),
+                                    c.requests.value_or(0));
+}
+
+std::unique_ptr<StopRule> make_stop_rule(const RunConfig& c) {
   std::vector<std::unique_ptr<StopRule>> rules;
-  if (c.duration_s) rules.push_back(std::make_unique<DurationRule>(*c.duration_s));
+  if (c.ci)
+    rules.push_back(std::make_unique<ConfidenceRule>(
+        ConfidenceTarget{*c.ci, c.ci_percentile, c.min_duration_s, *c.duration_s, 0}));
+  else if (c.duration_s)
+    rules.push_back(std::make_unique<DurationRule>(*c.duration_s));
   if (c.requests) rules.push_back(std::make_unique<RequestCountRule>(*c.requests));
   if (rules.size() == 1) return std::move(rules.front());
   return std::make_unique<AnyOfRule>(std::move(rules));
@@ -41,12 +52,12 @@ Measurement measure_unchecked(const RunConfig& config, const AbortCheck& should_
   plan.warmup_min_requests = config.warmup_s > 0 ? config.warmup_min_requests : 0;
   plan.window_ns = static_cast<int64_t>(config.window_s * 1e9);
   plan.windows = window_count(config);
-  ClosedLoop load;
-  const auto stop = fixed_rule(config);
+  const auto load = make_load(config);
+  const auto stop = make_stop_rule(config);
 
   PoolOutcome outcome = [&] {
     try {
-      return run_workers(*model, load, *stop, plan, should_abort);
+      return run_workers(*model, *load, *stop, plan, should_abort);
     } catch (const WorkerFailure& e) {
       const std::string message =
           e.before_measuring ? "model '" + config.model_path + "' failed on its inputs " +
@@ -64,7 +75,7 @@ Measurement measure_unchecked(const RunConfig& config, const AbortCheck& should_
   run.interrupted = outcome.interrupted;
   run.stop_reason = outcome.stop_reason;
   run.stop_rule = stop->describe();
-  run.load = load.describe(outcome.end_ns);
+  run.load = load->describe(outcome.end_ns);
   run.intra_op_threads = plan.intra_op_threads;
   // Calibration is skipped after Ctrl-C: the user asked to stop.
   const bool calibrate_now = with_calibration && !outcome.interrupted;

@@ -53,6 +53,14 @@ Histogram::Histogram() {
   counts_.assign(static_cast<size_t>(bucket_count_ + 1) * sub_bucket_half_count_, 0);
 }
 
+void Histogram::reset() noexcept {
+  std::fill(counts_.begin(), counts_.end(), 0);
+  total_count_ = 0;
+  saturated_ = 0;
+  min_ = INT64_MAX;
+  max_ = 0;
+}
+
 void Histogram::merge(const Histogram& other) {
   for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
   total_count_ += other.total_count_;

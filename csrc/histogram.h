@@ -32,6 +32,8 @@ class Histogram {
   }
 
   void merge(const Histogram& other);
+  // Back to empty, keeping the memory.
+  void reset() noexcept;
 
   int64_t total_count() const { return total_count_; }
   int64_t saturated() const { return saturated_; }

@@ -1,7 +1,9 @@
 // What records: one per worker, so the hot path takes no lock; merged after.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <vector>
 
 #include "histogram.h"
@@ -13,7 +15,7 @@ class Recorder {
  public:
   // Completions are counted per window of `window_ns` from the measurement
   // start; completions past the last window land in it.
-  Recorder(int64_t window_ns, size_t windows) : window_ns_(window_ns), completions_(windows, 0) {}
+  Recorder(int64_t window_ns, size_t windows) : window_ns_(window_ns), completions_(windows) {}
 
   // `start_ns`: when measuring began. Records host latency (issue to
   // completion) always; response time and queue wait (from the scheduled
@@ -24,6 +26,9 @@ class Recorder {
     if (scheduled_ahead) {
       response_.record(t.completed_ns - t.scheduled_ns);
       queue_wait_.record(t.issued_ns - t.scheduled_ns);
+      // The harness's own lateness: from when it could have issued (due, and
+      // a worker free) to when it did.
+      dispatch_.record(t.issued_ns - std::max(t.ready_ns, t.scheduled_ns));
     }
     if (t.device_ns >= 0) {
       launch_.record(t.launched_ns - t.issued_ns);
@@ -31,7 +36,9 @@ class Recorder {
     }
     const int64_t completed_at = t.completed_ns - start_ns;
     const auto w = static_cast<size_t>(std::max<int64_t>(0, completed_at) / window_ns_);
-    ++completions_[std::min(w, completions_.size() - 1)];
+    // Single writer: the coordinator reads the windows while measuring.
+    auto& window = completions_[std::min(w, completions_.size() - 1)];
+    window.store(window.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (count_ == 0) first_issue_ns_ = t.issued_ns - start_ns;
     if (completed_at > last_completion_ns_) last_completion_ns_ = completed_at;
     // Single writer: a plain increment published for the coordinator's
@@ -46,9 +53,13 @@ class Recorder {
   const Histogram& host() const { return host_; }
   const Histogram& response() const { return response_; }
   const Histogram& queue_wait() const { return queue_wait_; }
+  const Histogram& dispatch() const { return dispatch_; }
   const Histogram& launch() const { return launch_; }
   const Histogram& device() const { return device_; }
-  const std::vector<int64_t>& completions() const { return completions_; }
+  // Completions per window; `first` windows from the start (all by default).
+  std::vector<int64_t> completions(size_t first = SIZE_MAX) const;
+  // Adds this worker's completions to the first counts.size() windows.
+  void add_completions_to(std::vector<int64_t>& counts) const;
   int64_t count() const { return count_.load(std::memory_order_relaxed); }
   // Offsets from the measurement start of this worker's first measured issue
   // and last completion.
@@ -67,9 +78,10 @@ class Recorder {
   Histogram host_;
   Histogram response_;
   Histogram queue_wait_;
+  Histogram dispatch_;
   Histogram launch_;
   Histogram device_;
-  std::vector<int64_t> completions_;
+  std::vector<std::atomic<int64_t>> completions_;
   std::atomic<int64_t> count_{0};
   int64_t first_issue_ns_ = 0;
   int64_t last_completion_ns_ = 0;

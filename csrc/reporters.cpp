@@ -62,20 +62,34 @@ std::string console_summary(const nlohmann::json& r) {
     out += "outcome      no samples: " + value_or(m, "no_samples_cause", "no measured request completed") + "\n";
     return out;
   }
-  out += printf_string("throughput   %.1f inferences/s, %.1f requests/s\n", m["inferences_per_s"].get<double>(),
-                       m["requests_per_s"].get<double>());
-  for (const char* kind : {"host", "response", "queue_wait", "launch", "device"}) {
+  std::string interval;
+  if (m.contains("throughput_ci") && m["throughput_ci"].is_object() && m["throughput_ci"].contains("half_width_rel"))
+    interval = printf_string(" +-%.2g%% (95%%)", 100 * m["throughput_ci"]["half_width_rel"].get<double>());
+  out += printf_string("throughput   %.1f inferences/s%s, %.1f requests/s\n", m["inferences_per_s"].get<double>(),
+                       interval.c_str(), m["requests_per_s"].get<double>());
+  if (m.contains("load") && m["load"].is_object() && m["load"].value("kind", "") == "open") {
+    const auto& l = m["load"];
+    out += printf_string("load         open loop, %s arrivals at %.1f/s offered; achieved %.1f/s, %lld queued at end, %s\n",
+                         value_or(l, "arrival", "?").c_str(), l["offered_rate_per_s"].get<double>(),
+                         l["achieved_rate_per_s"].get<double>(), l["queued_at_end"].get<long long>(),
+                         l["sustained"].get<bool>() ? "sustained" : "NOT sustained (the workers fell behind)");
+  }
+  std::string unsupported;
+  for (const char* kind : {"host", "response", "queue_wait", "dispatch", "launch", "device"}) {
     if (!r["latency"].contains(kind) || r["latency"][kind].is_null()) continue;
     const auto& l = r["latency"][kind];
     std::string line = printf_string("%-12s mean %s", kind, format_duration_ns(l["mean_ns"].get<double>()).c_str());
     for (const auto& [key, label] : {std::pair{"p50_ns", "p50"}, {"p90_ns", "p90"}, {"p95_ns", "p95"},
                                      {"p99_ns", "p99"}, {"max_ns", "max"}}) {
-      if (!l.contains(key) || l[key].is_null()) continue;
-      line += std::string("  ") + label + " " + format_duration_ns(l[key].get<double>());
+      if (!l.contains(key)) continue;
+      line += std::string("  ") + label + " " + (l[key].is_null() ? "-" : format_duration_ns(l[key].get<double>()));
+      if (l[key].is_null() && unsupported.empty() && l.contains("unsupported") && l["unsupported"].contains(key))
+        unsupported = std::string(label) + " " + l["unsupported"][key].get<std::string>();
     }
     if (l.value("saturated", 0) > 0) line += printf_string("  (%lld above 1 h, clamped)", l["saturated"].get<long long>());
     out += line + "\n";
   }
+  if (!unsupported.empty()) out += "             (- : too few samples to state it; " + unsupported + ")\n";
   if (m.contains("launch_bound") && m["launch_bound"].is_object()) {
     const auto& lb = m["launch_bound"];
     if (lb["launch_bound"].get<bool>())
@@ -84,6 +98,15 @@ std::string console_summary(const nlohmann::json& r) {
                            100 * lb["launch_p50_over_host_p50"].get<double>(),
                            lb["remedy"].is_string() ? ("; the " + lb["remedy"].get<std::string>() + " removes it").c_str()
                                                     : "");
+  }
+  if (r.contains("repeats") && r["repeats"].is_object()) {
+    const auto& rate = r["repeats"]["inferences_per_s"];
+    std::string interval = rate["lo"].is_number() ? printf_string(", 95%% interval %.1f to %.1f", rate["lo"].get<double>(),
+                                                                   rate["hi"].get<double>())
+                                                  : std::string();
+    out += printf_string("repeats      %lld runs (this is the median): %.1f inferences/s mean, CV %.2g%%%s\n",
+                         r["repeats"]["count"].get<long long>(), rate["mean"].get<double>(),
+                         100 * rate["cv"].get<double>(), interval.c_str());
   }
   if (r.contains("calibration") && r["calibration"].is_object())
     out += "harness      " + format_duration_ns(r["calibration"]["request_floor_ns"].get<double>()) +

@@ -1,5 +1,10 @@
 #include "result_builder.h"
 
+#include <algorithm>
+
+#include "reporters.h"
+#include "statistics.h"
+
 namespace infermeter {
 
 namespace {
@@ -24,10 +29,8 @@ nlohmann::json describe_config(const RunConfig& c, int64_t batch_size, int intra
 }
 
 std::vector<int64_t> trimmed_completions(const Recorder& r, double window_s) {
-  const auto& all = r.completions();
   const auto window_ns = static_cast<int64_t>(window_s * 1e9);
-  const size_t used = std::min(all.size(), static_cast<size_t>(r.last_completion_ns() / window_ns) + 1);
-  return {all.begin(), all.begin() + static_cast<std::ptrdiff_t>(used)};
+  return r.completions(static_cast<size_t>(r.last_completion_ns() / window_ns) + 1);
 }
 
 // On a GPU: whether launching, not the device, bounds a request.
@@ -48,15 +51,79 @@ nlohmann::json latency_summary(const Histogram& h) {
   nlohmann::json out = {{"count", h.total_count()},     {"mean_ns", h.mean()},         {"stddev_ns", h.stddev()},
                         {"min_ns", h.min_value()},      {"max_ns", h.max_value()},     {"saturated", h.saturated()},
                         {"histogram", h.encode()}};
-  for (const auto& [key, percentile] : kPercentiles) out[key] = h.value_at_percentile(percentile);
+  nlohmann::json intervals = nlohmann::json::object();
+  nlohmann::json unsupported = nlohmann::json::object();
+  for (const auto& [key, percentile] : kPercentiles) {
+    const double q = percentile / 100.0;
+    // Below LoadGen's floor even the largest sample does not bound the
+    // percentile from above with 95% confidence: no figure to sign.
+    const int64_t needed = min_samples_for_percentile(q, kConfidence);
+    if (h.total_count() < needed) {
+      out[key] = nullptr;
+      unsupported[key] = "needs at least " + std::to_string(needed) + " samples, has " +
+                         std::to_string(h.total_count());
+      continue;
+    }
+    out[key] = h.value_at_percentile(percentile);
+    if (const auto ci = histogram_percentile_interval(h, q, kConfidence))
+      intervals[key] = {ci->lo, ci->hi};
+    else
+      intervals[key] = nullptr;  // an upper bound exists, a two-sided interval not yet
+  }
+  out["intervals"] = intervals;
+  if (!unsupported.empty()) out["unsupported"] = unsupported;
   return out;
+}
+
+nlohmann::json throughput_interval(const std::vector<int64_t>& windows, double window_s, double estimate_per_s,
+                                   int64_t batch_size) {
+  // Whole windows between the first (measured requests start while warm-up
+  // ones are still in flight) and the last (cut short by the stop).
+  if (windows.size() < kMinThroughputWindows + 2)
+    return {{"reason", "needs at least " + std::to_string(kMinThroughputWindows + 2) + " completion windows, has " +
+                           std::to_string(windows.size())}};
+  const std::vector<int64_t> whole(windows.begin() + 1, windows.end() - 1);
+  const int batches = static_cast<int>(std::min<size_t>(kThroughputBatches, whole.size()));
+  const RateInterval rate = batch_means_rate(whole, window_s, batches, kConfidence);
+  if (!(rate.rate_per_s > 0)) return {{"reason", "no completions in the whole windows"}};
+  // The batch means' relative width, applied to the one throughput estimate.
+  const double relative = rate.half_width / rate.rate_per_s;
+  const double estimate = estimate_per_s * static_cast<double>(batch_size);
+  return {{"confidence", kConfidence},
+          {"lo_inferences_per_s", estimate * (1 - relative)},
+          {"hi_inferences_per_s", estimate * (1 + relative)},
+          {"half_width_rel", relative},
+          {"method", "batch means: " + std::to_string(batches) + " batches of " +
+                         std::to_string(rate.windows_per_batch) + " windows of " + format_duration_ns(window_s * 1e9)}};
 }
 
 nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model, const RunRecord& run,
                             const nlohmann::json& calibration, const nlohmann::json& environment) {
   const Recorder& r = *run.merged;
   const int64_t requests = r.host().total_count();
-  const double requests_per_s = r.worker_rate_sum_per_s();
+  const bool open_loop = run.load.value("kind", "closed") == "open";
+  // One throughput definition per load. A closed-loop worker is never idle
+  // between its first measured issue and its last completion, so the sum of
+  // each worker's rate over its own span has no bias from the warm-up
+  // requests in flight at the start or from the drain at the end. An open
+  // loop's workers idle by design; its rate is what the schedule got done:
+  // completions over the span from the schedule's start to the last one.
+  const double requests_per_s =
+      !open_loop ? r.worker_rate_sum_per_s()
+      : r.last_completion_ns() > 0 ? static_cast<double>(requests) * 1e9 / static_cast<double>(r.last_completion_ns())
+                                   : 0.0;
+  nlohmann::json load = run.load;
+  if (open_loop) {
+    const int64_t arrived = load["arrived"].get<int64_t>();
+    load["achieved_rate_per_s"] = requests_per_s;
+    load["queued_at_end"] = std::max<int64_t>(0, arrived - requests);
+    const double served = arrived > 0 ? std::min(1.0, static_cast<double>(requests) / static_cast<double>(arrived)) : 1.0;
+    load["served_fraction"] = served;
+    // The workers kept up when they served (nearly) every arrival of the
+    // measured span; judged against what arrived, not the nominal rate, so
+    // that a Poisson schedule's own variation does not count against them.
+    load["sustained"] = served >= kSustainedShare;
+  }
   const auto batch = static_cast<double>(run.batch_size);
   nlohmann::json latency = {{"host", latency_summary(r.host())},
                             {"launch", latency_summary(r.launch())},
@@ -64,6 +131,7 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
   if (r.response().total_count() > 0) {
     latency["response"] = latency_summary(r.response());
     latency["queue_wait"] = latency_summary(r.queue_wait());
+    latency["dispatch"] = latency_summary(r.dispatch());
   }
   return {
       {"schema", kResultSchema},
@@ -83,9 +151,12 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
                                                                 "): one request takes longer than the run allows")},
         {"requests_per_s", requests_per_s},
         {"inferences_per_s", requests_per_s * batch},
-        {"throughput_estimator", "sum over workers of completions / (first measured issue to last completion)"},
+        {"throughput_ci", throughput_interval(trimmed_completions(r, config.window_s), config.window_s, requests_per_s,
+                                              run.batch_size)},
+        {"throughput_estimator", open_loop ? "completions / (schedule start to last completion)"
+                                           : "sum over workers of completions / (first measured issue to last completion)"},
         {"launch_bound", launch_bound(r, config.runner)},
-        {"load", run.load},
+        {"load", load},
         {"stop", {{"rule", run.stop_rule}, {"reason", run.stop_reason}}}}},
       {"latency", latency},
       {"timeline", {{"window_s", config.window_s}, {"completions", trimmed_completions(r, config.window_s)}}},

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 #include "recorder.h"
 #include "run_config.h"
@@ -15,6 +16,9 @@ inline constexpr const char* kResultSchema = "infermeter.result/1";
 // Launch time at or above this share of host latency (p50) means the CPU
 // issuing kernels, not the GPU, sets a request's speed.
 inline constexpr double kLaunchBoundShare = 0.9;
+// An open loop sustained its rate when it served at least this share of the
+// requests that arrived while measuring.
+inline constexpr double kSustainedShare = 0.99;
 
 // What a run measured, whoever ran it.
 struct RunRecord {
@@ -31,7 +35,24 @@ struct RunRecord {
 nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model, const RunRecord& run,
                             const nlohmann::json& calibration, const nlohmann::json& environment);
 
-// A latency histogram's summary; null when it holds no samples.
+// Every interval a result states is two-sided at this confidence.
+inline constexpr double kConfidence = 0.95;
+// A throughput interval needs this many whole completion windows, grouped
+// into at most kThroughputBatches batch means.
+inline constexpr size_t kMinThroughputWindows = 5;
+inline constexpr size_t kThroughputBatches = 20;
+
+// A latency histogram's summary; null when it holds no samples. A percentile
+// the sample count cannot support (MLPerf LoadGen's floor: fewer samples than
+// it takes for the largest to bound it from above) is null, with the reason
+// under "unsupported"; the others carry a distribution-free 95% interval under
+// "intervals" (null while only an upper bound exists).
 nlohmann::json latency_summary(const Histogram& h);
+
+// The throughput estimate's 95% interval from the completion windows (batch
+// means, guarding against correlated windows); {"reason"} when there are too
+// few windows.
+nlohmann::json throughput_interval(const std::vector<int64_t>& windows, double window_s, double estimate_per_s,
+                                   int64_t batch_size);
 
 }  // namespace infermeter

@@ -32,9 +32,24 @@ struct RunConfig {
   // that lazy work (TorchScript's profiling runs, cuDNN autotuning) is excluded
   // even when the warm-up time is short.
   int64_t warmup_min_requests = 2;
+  // Measuring time; with `ci`, the most it may take.
   std::optional<double> duration_s = 5.0;
   std::optional<int64_t> requests;
+  // Statistical stop: measuring ends once throughput and the ci_percentile
+  // of latency are both known to +-ci (relative, 95% confidence), after at
+  // least min_duration_s and at most duration_s.
+  std::optional<double> ci;
+  double ci_percentile = 99.0;
+  double min_duration_s = 1.0;
   double window_s = 0.1;
+  // Open loop: requests arrive at this mean rate (requests per second),
+  // whatever the workers are doing; unset: a closed loop, each worker issuing
+  // its next request when its last completes. `threads` caps concurrency.
+  std::optional<double> rate_per_s;
+  // How open-loop arrivals are spaced: poisson (exponential gaps, seeded by
+  // `seed`) or constant.
+  std::string arrival = "poisson";
+  // Seeds the generated inputs and the Poisson arrivals.
   uint64_t seed = 0;
   // Explicit inputs replace the model's stored input spec.
   std::vector<ExplicitInput> inputs;
@@ -42,6 +57,10 @@ struct RunConfig {
 
 // Throws std::invalid_argument naming the first option that is out of range.
 void validate(const RunConfig& config);
+
+// How long after the start an open loop's arrivals are drawn for: the
+// duration, or an hour when only a request count ends the run.
+int64_t arrival_horizon_ns(const RunConfig& config);
 
 // How many completion windows a worker preallocates: room for the whole run
 // plus stragglers (an unbounded run gets an hour).

@@ -12,12 +12,21 @@
 
 #include <nlohmann/json.hpp>
 
+#include "histogram.h"
+
 namespace infermeter {
 
 // What the coordinator knows at a check, without stopping the workers.
 struct Progress {
-  int64_t elapsed_ns = 0;   // since measuring began
-  int64_t completed = 0;    // measured requests completed so far
+  int64_t elapsed_ns = 0;  // since measuring began
+  int64_t completed = 0;   // measured requests completed so far
+  // Completions in each window that has ended, from the measurement start;
+  // filled only for rules that ask (wants_progress).
+  std::vector<int64_t> windows;
+  double window_s = 0.1;
+  // The latency the rule judges (response time in an open loop, host latency
+  // in a closed one), every measured request so far; likewise.
+  const Histogram* target = nullptr;
 };
 
 class StopRule {
@@ -33,6 +42,9 @@ class StopRule {
   virtual std::optional<int64_t> deadline_ns() const { return std::nullopt; }
   // The reason to give when every worker stopped issuing (claims refused).
   virtual std::string exhausted_reason() const { return "request budget spent"; }
+  // Whether check() reads Progress's windows and target histogram, which
+  // the workers then record for it.
+  virtual bool wants_progress() const { return false; }
   // The rule, for the result.
   virtual nlohmann::json describe() const = 0;
 };
@@ -71,10 +83,49 @@ class AnyOfRule : public StopRule {
   bool claim_request() noexcept override;
   std::optional<std::string> check(const Progress& progress) override;
   std::optional<int64_t> deadline_ns() const override;
+  bool wants_progress() const override;
   nlohmann::json describe() const override;
 
  private:
   std::vector<std::unique_ptr<StopRule>> rules_;
+};
+
+// What a statistical stop aims for.
+struct ConfidenceTarget {
+  double half_width_rel = 0.02;  // of throughput and of the percentile, at 95%
+  double percentile = 99.0;      // the latency percentile that must be known
+  double min_duration_s = 1.0;
+  double max_duration_s = 60.0;
+  int64_t min_requests = 0;
+};
+
+// Stops once both the throughput (batch means over the completion windows)
+// and the target percentile (an order-statistics binomial interval, as
+// LoadGen's early stopping uses) are known to within +-half_width_rel at 95%,
+// between the minimum and maximum durations and after the minimum requests.
+class ConfidenceRule : public StopRule {
+ public:
+  explicit ConfidenceRule(ConfidenceTarget target);
+  std::optional<std::string> check(const Progress& progress) override;
+  std::optional<int64_t> deadline_ns() const override;
+  bool wants_progress() const override { return true; }
+  // The target, whether it converged, the widths at the last check and, if
+  // it did not converge, about how many requests it would have needed.
+  nlohmann::json describe() const override;
+
+ private:
+  struct Estimate {
+    std::optional<double> throughput_rel;  // half width / rate; unset while too few windows
+    std::optional<double> percentile_rel;  // the wider side of the interval / the percentile
+    int64_t requests = 0;
+  };
+  Estimate estimate(const Progress& progress) const;
+  // Requests for both widths to reach the target, from how they shrink (as 1 / sqrt(n)).
+  std::optional<int64_t> requests_needed(const Estimate& e) const;
+
+  ConfidenceTarget target_;
+  Estimate last_;
+  bool converged_ = false;
 };
 
 }  // namespace infermeter

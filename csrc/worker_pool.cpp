@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "device.h"
 #include "errors.h"
+#include "interval_histogram.h"
 
 namespace infermeter {
 
@@ -36,6 +37,7 @@ struct Shared {
 struct Worker {
   int index = 0;
   std::unique_ptr<Recorder> recorder;
+  IntervalHistogram progress;  // the stop rule's latency, handed over while measuring
   std::atomic<int64_t> warmup_done{0};
   std::thread thread;
 };
@@ -71,6 +73,7 @@ void worker_loop(Worker& w, ModelRunner& model, LoadGenerator& load, StopRule& s
         std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
     const bool scheduled_ahead = load.schedules_ahead();
+    const bool track_progress = stop.wants_progress();
     RequestTiming t;
     for (;;) {
       const int phase = shared.phase.load(std::memory_order_acquire);
@@ -78,6 +81,7 @@ void worker_loop(Worker& w, ModelRunner& model, LoadGenerator& load, StopRule& s
       const bool measured = phase == kMeasure;
       if (measured) {
         if (!stop.claim_request()) break;
+        t.ready_ns = now_ns();
         const auto due = load.next_due(shared.stopping);
         if (!due) {
           if (!shared.stopping.load(std::memory_order_relaxed)) shared.load_exhausted.store(true);
@@ -100,6 +104,7 @@ void worker_loop(Worker& w, ModelRunner& model, LoadGenerator& load, StopRule& s
       }
       if (timer) t.device_ns = timer->elapsed_ns();
       w.recorder->record(t, shared.measure_start_ns.load(std::memory_order_relaxed), scheduled_ahead);
+      if (track_progress) w.progress.record(t.completed_ns - (scheduled_ahead ? t.scheduled_ns : t.issued_ns));
     }
   } catch (const std::exception& e) {
     fail(shared, short_message(e), is_out_of_memory(e), !prepared);
@@ -123,6 +128,24 @@ int64_t completed(const std::vector<std::unique_ptr<Worker>>& workers) {
   int64_t total = 0;
   for (const auto& w : workers) total += w->recorder->count();
   return total;
+}
+
+// The progress a stop rule reads, gathered from the workers without pausing
+// them; `target` accumulates every latency handed over so far.
+Progress gather(const std::vector<std::unique_ptr<Worker>>& workers, const PoolPlan& plan, bool detailed,
+                int64_t elapsed_ns, Histogram& target) {
+  Progress p;
+  p.elapsed_ns = elapsed_ns;
+  p.completed = completed(workers);
+  if (!detailed) return p;
+  p.window_s = static_cast<double>(plan.window_ns) / 1e9;
+  p.windows.assign(std::min(static_cast<size_t>(elapsed_ns / plan.window_ns), plan.windows), 0);
+  for (const auto& w : workers) {
+    w->recorder->add_completions_to(p.windows);
+    w->progress.take_into(target);
+  }
+  p.target = &target;
+  return p;
 }
 
 }  // namespace
@@ -174,6 +197,8 @@ PoolOutcome run_workers(ModelRunner& model, LoadGenerator& load, StopRule& stop,
       }
       std::this_thread::sleep_for(2ms);
     }
+    const bool detailed_progress = stop.wants_progress();
+    Histogram target;
     const int64_t start = now_ns();
     outcome.start_ns = start;
     load.start(start);
@@ -195,7 +220,8 @@ PoolOutcome run_workers(ModelRunner& model, LoadGenerator& load, StopRule& stop,
       shared.changed.wait_until(lock, wake);
       if (shared.failure || shared.finished.load() == plan.threads) continue;
       lock.unlock();
-      if (auto reason = stop.check({now_ns() - start, completed(workers)})) outcome.stop_reason = std::move(*reason);
+      if (auto reason = stop.check(gather(workers, plan, detailed_progress, now_ns() - start, target)))
+        outcome.stop_reason = std::move(*reason);
       outcome.interrupted = should_abort();
       lock.lock();
       if (!outcome.stop_reason.empty()) break;

@@ -4,8 +4,9 @@ libraries are in the process before the extension links against them."""
 import torch  # noqa: F401
 
 from infermeter._core import (EngineError, ExplicitInput, OutOfMemoryError, RunConfig, _Interrupted,  # noqa: E402
-                              build_python_loop_result, console_summary, format_duration_ns, run,
-                              runner_names)
+                              arrival_offsets, build_python_loop_result, console_summary, format_duration_ns,
+                              min_samples_for_percentile, repeat_summary, run, runner_names)
 
-__all__ = ["EngineError", "ExplicitInput", "OutOfMemoryError", "RunConfig", "_Interrupted",
-           "build_python_loop_result", "console_summary", "format_duration_ns", "run", "runner_names"]
+__all__ = ["EngineError", "ExplicitInput", "OutOfMemoryError", "RunConfig", "_Interrupted", "arrival_offsets",
+           "build_python_loop_result", "console_summary", "format_duration_ns",
+           "min_samples_for_percentile", "repeat_summary", "run", "runner_names"]

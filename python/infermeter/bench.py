@@ -56,12 +56,21 @@ def _with_environment(doc: dict) -> Result:
     return Result(doc)
 
 
+# Seconds measured by default; with a statistical stop (ci=...), the most it may take.
+FIXED_DURATION_S = 5.0
+MAX_CI_DURATION_S = 60.0
+_DEFAULT = object()
+
+
 def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int = 1, device: str = "cpu",
               runner: str = "torchscript", replicas: str = "per-thread", intra_op_threads: int | None = None,
-              warmup: float = 1.0, warmup_min_requests: int = 2, duration: float | None = 5.0,
-              requests: int | None = None, window: float = 0.1, seed: int = 0, calibrate: bool = True,
+              warmup: float = 1.0, warmup_min_requests: int = 2, duration=_DEFAULT,
+              requests: int | None = None, ci: float | None = None, ci_percentile: float = 99.0,
+              min_duration: float = 1.0, rate: float | None = None, arrival: str = "poisson",
+              window: float = 0.1, seed: int = 0, calibrate: bool = True, repeat: int = 1,
               backend: BackendConfig | str | None = None) -> Result:
-    """Measures `model` with `threads` native clients in a closed loop.
+    """Measures `model` with `threads` native clients, in a closed loop or,
+    given a `rate`, an open one.
 
     model: a TorchScript file, an AOTInductor package (.pt2, runner "aoti"),
         or an nn.Module (traced on `inputs`).
@@ -75,16 +84,37 @@ def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int
         size is their leading dimension.
     intra_op_threads: torch's intra-op threads on each client thread; by
         default the cores shared out among the client threads.
-    duration / requests: measuring stops at whichever comes first; pass
-        duration=None to stop on the request count alone.
+    duration / requests: measuring stops at whichever comes first (5 s by
+        default); pass duration=None to stop on the request count alone.
+    ci: stop once throughput and the `ci_percentile` latency are both known
+        to +-ci (relative, 95% confidence: 0.02 for +-2%), after at least
+        `min_duration` s; `duration` is then the most it may take (default
+        60 s). The result says whether it converged and, if not, about how
+        many requests it would have needed.
+    rate: open loop: requests arrive at this mean rate (per second) whether
+        or not the clients have finished the last ones; `threads` caps how
+        many run at once, and a request that finds them all busy waits. Its
+        response time (`Result.response_latency`) counts from when it was due,
+        so queueing delay shows. arrival: "poisson" (seeded by `seed`) or
+        "constant" spacing.
+    repeat: K independent measurements (each with fresh replicas). The
+        result is the run of median throughput, with every run, their mean,
+        CV and 95% interval under `Result.repeats`.
     backend: for a model compiled for neuron / neuronx / eia, that backend
         (with its options): its runtime is set up before the model loads.
 
     Ctrl-C raises `infermeter.Interrupted` (a KeyboardInterrupt) whose
     `result` holds what was measured until then.
     """
+    if not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"repeat must be a whole number >= 1, got {repeat!r}")
+    if repeat > 1:
+        options = {k: v for k, v in locals().items() if k not in ("model", "repeat")}
+        return _repeated(model, repeat, options)
     backend = as_backend(backend, device)
     explicit = _explicit(inputs) if inputs is not None else []
+    if duration is _DEFAULT:
+        duration = MAX_CI_DURATION_S if ci is not None else (None if requests else FIXED_DURATION_S)
 
     with tempfile.TemporaryDirectory(prefix="infermeter-") as tmp:
         if isinstance(model, torch.nn.Module):
@@ -100,12 +130,13 @@ def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int
         config = run_config(path, device=device, runner=runner, batch_size=batch_size, threads=threads,
                             replicas=replicas, intra_op_threads=intra_op_threads, warmup_s=warmup,
                             warmup_min_requests=warmup_min_requests, duration_s=duration, requests=requests,
-                            window_s=window, seed=seed, inputs=explicit)
+                            ci=ci, ci_percentile=ci_percentile, min_duration_s=min_duration, rate_per_s=rate, arrival=arrival, window_s=window, seed=seed, inputs=explicit)
         if backend.name in COMPILING:
             backend.start_runtime(export_facts(path).get("parameters", 0))
         if backend.name == "eia":
-            if inputs is not None or duration is None or runner != "torchscript":
-                raise ValueError("backend 'eia' measures generated inputs for a duration, with the torchscript runner")
+            if inputs is not None or duration is None or runner != "torchscript" or rate is not None:
+                raise ValueError("backend 'eia' measures generated inputs for a duration in a closed loop, with the "
+                                 "torchscript runner")
             ordinal = backend.ordinal()
             doc = python_loop.measure(config, lambda: eia.on_accelerator(ordinal), backend=f"eia:{ordinal}")
             if doc["measurement"]["interrupted"]:
@@ -116,3 +147,23 @@ def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int
             except _native._Interrupted as interrupted:
                 raise Interrupted(_with_environment(json.loads(interrupted.args[0]))) from None
     return _with_environment(doc)
+
+
+def _repeated(model, repeat: int, options: dict) -> Result:
+    """`repeat` independent runs, summarised by the engine (repeat_summary);
+    Ctrl-C keeps the runs finished so far and the one it interrupted."""
+    docs = []
+    for _ in range(repeat):
+        try:
+            docs.append(benchmark(model, repeat=1, **options).to_dict())
+        except Interrupted as interrupted:
+            docs.append(interrupted.result.to_dict())
+            raise Interrupted(_summarised(docs)) from None
+    return _summarised(docs)
+
+
+def _summarised(docs: list[dict]) -> Result:
+    summary = json.loads(_native.repeat_summary([json.dumps(d) for d in docs]))
+    doc = docs[summary["reported_run"]]
+    doc["repeats"] = summary
+    return Result(doc)

@@ -9,16 +9,53 @@ from infermeter import _native
 from infermeter.backends import add_arguments, from_arguments
 
 
+def _find_rate(args) -> int:
+    import json
+    from pathlib import Path
+
+    from infermeter.find_rate import find_rate
+
+    if not args.sla:
+        raise ValueError("--find-rate needs --sla, e.g. --sla 'p99<15ms'")
+    if args.rate or args.ci or args.duration or args.requests:
+        raise ValueError("--find-rate chooses each step's rate and duration: leave out --rate, --ci, --duration "
+                         "and --requests")
+    print(f"searching the highest rate meeting {args.sla} ...", flush=True)
+    search = find_rate(args.model, sla=args.sla, threads=args.threads, arrival=args.arrival,
+                       precision=args.rate_precision, warmup=args.warmup, seed=args.seed, batch_size=args.batch_size,
+                       device=args.device, runner=args.runner, replicas=args.replicas,
+                       intra_op_threads=args.intra_op_threads, window=args.window, calibrate=False,
+                       backend=from_arguments(args),
+                       on_step=lambda s: print(f"  offered {s.offered_rate_per_s:.1f}/s: achieved "
+                                               f"{s.achieved_rate_per_s:.1f}/s, {s.latency_ms:.3f} ms, "
+                                               f"{'meets' if s.meets else 'fails'}", flush=True))
+    print(search)
+    if args.json:
+        best = search.best
+        doc = {"rate_search": search.to_dict(), "best_result": best.result.to_dict() if best else None}
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"search written to {args.json}")
+    return 0
+
+
 def _run(args) -> int:
     from infermeter.bench import benchmark
     from infermeter.result import Interrupted
 
-    duration = args.duration if args.duration is not None else (None if args.requests else 5.0)
+    if args.find_rate:
+        return _find_rate(args)
+    from infermeter.bench import FIXED_DURATION_S, MAX_CI_DURATION_S
+
+    duration = args.duration if args.duration is not None else (
+        MAX_CI_DURATION_S if args.ci else (None if args.requests else FIXED_DURATION_S))
     try:
         result = benchmark(args.model, batch_size=args.batch_size, threads=args.threads, device=args.device,
                            runner=args.runner, replicas=args.replicas, intra_op_threads=args.intra_op_threads,
-                           warmup=args.warmup, duration=duration, requests=args.requests, window=args.window,
-                           seed=args.seed, calibrate=not args.no_calibrate, backend=from_arguments(args))
+                           warmup=args.warmup, duration=duration, requests=args.requests, ci=args.ci,
+                           ci_percentile=args.ci_percentile, min_duration=args.min_duration, rate=args.rate,
+                           arrival=args.arrival, window=args.window,
+                           seed=args.seed, calibrate=not args.no_calibrate, repeat=args.repeat,
+                           backend=from_arguments(args))
     except Interrupted as interrupted:  # keep what was measured, as infermeter-bench does
         result = interrupted.result
     print(result.summary())
@@ -158,10 +195,29 @@ def parser() -> argparse.ArgumentParser:
                      help="torch's intra-op threads per client thread (default: cores / threads, at least 1)")
     run.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds, excluded (default 1)")
     run.add_argument("--duration", type=float, default=None,
-                     help="measuring seconds (default 5, or unlimited when --requests is given)")
+                     help="measuring seconds (default 5, or unlimited when --requests is given); with --ci, the most "
+                     "it may take (default 60)")
     run.add_argument("--requests", type=int, default=None, help="stop after this many measured requests")
+    run.add_argument("--ci", type=float, metavar="REL",
+                     help="stop once throughput and the --ci-percentile latency are both known to +-REL at 95%% "
+                     "confidence (e.g. 0.02)")
+    run.add_argument("--ci-percentile", type=float, default=99.0, metavar="P",
+                     help="the latency percentile --ci must pin down (default 99)")
+    run.add_argument("--min-duration", type=float, default=1.0, help="with --ci: measure at least this long (default 1)")
+    run.add_argument("--rate", type=float, help="open loop: requests arrive at this mean rate per second whatever the "
+                     "threads are doing; response time counts the wait for a free thread (default: closed loop)")
+    run.add_argument("--find-rate", action="store_true",
+                     help="search the highest open-loop rate whose response time meets --sla while keeping up")
+    run.add_argument("--sla", help="with --find-rate: the latency objective, e.g. p99<15ms")
+    run.add_argument("--rate-precision", type=float, default=0.02,
+                     help="with --find-rate: stop when the passing and failing rates are this close (default 0.02)")
+    run.add_argument("--arrival", choices=["poisson", "constant"], default="poisson",
+                     help="open-loop arrivals: poisson (seeded by --seed) or evenly spaced (default poisson)")
     run.add_argument("--window", type=float, default=0.1, help="throughput-over-time window, seconds")
-    run.add_argument("--seed", type=int, default=0, help="seed for generated inputs")
+    run.add_argument("--seed", type=int, default=0, help="seed for generated inputs and Poisson arrivals")
+    run.add_argument("--repeat", type=int, default=1, metavar="K",
+                     help="K independent measurements, fresh replicas each: reports the median-throughput run with "
+                     "every run's figures, their mean, CV and 95%% interval")
     run.add_argument("--json", help="write the full result here")
     run.add_argument("--no-calibrate", action="store_true", help="skip measuring the harness's own costs")
     add_arguments(run)

@@ -86,6 +86,39 @@ class Result:
         return self._doc["config"].get("runner", "torchscript")
 
     @property
+    def response_latency(self) -> LatencySummary | None:
+        """Open loop: from when each request was due to its completion (queue
+        wait plus service); None in a closed loop, where it equals `latency`."""
+        doc = self._doc["latency"].get("response")
+        return LatencySummary.from_doc(doc) if doc else None
+
+    @property
+    def queue_wait(self) -> LatencySummary | None:
+        """Open loop: from when each request was due until a client started it."""
+        doc = self._doc["latency"].get("queue_wait")
+        return LatencySummary.from_doc(doc) if doc else None
+
+    @property
+    def dispatch_latency(self) -> LatencySummary | None:
+        """Open loop: the harness's own lateness, from when a request could
+        have been issued (due, and a client free) to when it was."""
+        doc = self._doc["latency"].get("dispatch")
+        return LatencySummary.from_doc(doc) if doc else None
+
+    @property
+    def load_info(self) -> dict:
+        """The load: {"kind": "closed"}, or the open loop's offered and
+        achieved rates, requests queued at the end and whether it kept up."""
+        return self._doc["measurement"].get("load") or {"kind": "closed"}
+
+    @property
+    def repeats(self) -> dict | None:
+        """For a repeated measurement: every run's figures, which run this
+        result is (the median throughput), and the mean, stddev, CV and 95%
+        interval of throughput and latency percentiles across runs."""
+        return self._doc.get("repeats")
+
+    @property
     def device_latency(self) -> LatencySummary | None:
         """GPU time between events around each request, or None on the CPU."""
         doc = self._doc["latency"]["device"]
@@ -102,6 +135,12 @@ class Result:
     def histogram(self) -> HdrHistogram | None:
         """Host latency in nanoseconds; None when no request was measured."""
         doc = self._doc["latency"]["host"]
+        return HdrHistogram.decode(doc["histogram"]) if doc else None
+
+    @cached_property
+    def response_histogram(self) -> HdrHistogram | None:
+        """Open loop: response time in nanoseconds; None in a closed loop."""
+        doc = self._doc["latency"].get("response")
         return HdrHistogram.decode(doc["histogram"]) if doc else None
 
     @cached_property

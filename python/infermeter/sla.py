@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -18,10 +19,24 @@ class Sla:
     def __str__(self) -> str:
         return f"p{self.percentile:g}{'<=' if self.inclusive else '<'}{self.limit_ms:g}ms"
 
+    def histogram(self, result):
+        """What the SLA judges: response time (from when each request was
+        due) in an open loop, host latency in a closed one."""
+        return result.response_histogram or result.histogram
+
     def latency_ms(self, result) -> float:
-        return result.histogram.get_value_at_percentile(self.percentile) / 1e6
+        """The percentile in ms; NaN when the run has too few samples to state
+        it (MLPerf LoadGen's floor, as the result documents use)."""
+        from infermeter._native import min_samples_for_percentile
+
+        h = self.histogram(result)
+        if h is None or h.get_total_count() < min_samples_for_percentile(self.percentile / 100):
+            return math.nan
+        return h.get_value_at_percentile(self.percentile) / 1e6
 
     def met_by(self, result) -> bool:
+        """Whether the run met the SLA: its percentile is stated (enough
+        samples) and within the limit."""
         value = self.latency_ms(result)
         return value <= self.limit_ms if self.inclusive else value < self.limit_ms
 

@@ -1,0 +1,76 @@
+#include "repeats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include "statistics.h"
+
+namespace infermeter {
+
+namespace {
+
+// Latency percentiles the summary follows across runs: the judged latency
+// (response time in an open loop, else host latency).
+constexpr const char* kPercentileKeys[] = {"p50_ns", "p90_ns", "p95_ns", "p99_ns"};
+
+const nlohmann::json& judged_latency(const nlohmann::json& run) {
+  const auto& latency = run["latency"];
+  return latency.contains("response") && latency["response"].is_object() ? latency["response"] : latency["host"];
+}
+
+double throughput(const nlohmann::json& run) { return run["measurement"]["inferences_per_s"].get<double>(); }
+
+nlohmann::json spread(const std::vector<double>& values) {
+  const auto n = static_cast<double>(values.size());
+  const double mean = std::accumulate(values.begin(), values.end(), 0.0) / n;
+  double squares = 0;
+  for (double v : values) squares += (v - mean) * (v - mean);
+  const double stddev = values.size() > 1 ? std::sqrt(squares / (n - 1)) : 0.0;
+  nlohmann::json out = {{"mean", mean}, {"stddev", stddev}, {"cv", mean != 0 ? stddev / mean : 0.0},
+                        {"runs", values.size()}, {"lo", nullptr}, {"hi", nullptr}};
+  if (values.size() > 1) {
+    const double half = student_t_quantile(0.975, n - 1) * stddev / std::sqrt(n);
+    out["lo"] = mean - half;
+    out["hi"] = mean + half;
+  }
+  return out;
+}
+
+}  // namespace
+
+size_t median_run(const std::vector<nlohmann::json>& runs) {
+  if (runs.empty()) throw std::invalid_argument("repeat summary: no runs");
+  std::vector<size_t> order(runs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return throughput(runs[a]) < throughput(runs[b]); });
+  return order[(order.size() - 1) / 2];
+}
+
+nlohmann::json repeat_summary(const std::vector<nlohmann::json>& runs) {
+  const size_t reported = median_run(runs);
+  nlohmann::json listed = nlohmann::json::array();
+  std::vector<double> rates;
+  for (const auto& run : runs) {
+    const auto& m = run["measurement"];
+    nlohmann::json row = {{"inferences_per_s", m["inferences_per_s"]}, {"requests", m["requests"]},
+                          {"elapsed_s", m["elapsed_s"]}, {"outcome", m.value("outcome", "ok")}};
+    const auto& latency = judged_latency(run);
+    for (const char* key : kPercentileKeys) row[key] = latency.is_object() ? latency[key] : nlohmann::json(nullptr);
+    listed.push_back(row);
+    rates.push_back(throughput(run));
+  }
+  nlohmann::json out = {{"count", runs.size()}, {"reported_run", reported}, {"runs", listed},
+                        {"inferences_per_s", spread(rates)}};
+  for (const char* key : kPercentileKeys) {
+    std::vector<double> values;
+    for (const auto& row : listed)
+      if (row[key].is_number()) values.push_back(row[key].get<double>());
+    out[key] = values.empty() ? nlohmann::json(nullptr) : spread(values);
+  }
+  return out;
+}
+
+}  // namespace infermeter
