@@ -10,7 +10,7 @@ RUN_DEPS = numpy hdrhistogram transformers segmentation-models-pytorch pyyaml py
 TEST_DEPS = pytest selenium ray botocore
 PIP = $(PYTHON) -m pip install -q --root-user-action=ignore
 
-.PHONY: install browser demo test bench
+.PHONY: install browser demo test bench sanitize
 
 install:
 	$(PIP) $(TORCH_SPEC) $(BUILD_DEPS) $(RUN_DEPS) $(TEST_DEPS)
@@ -33,3 +33,9 @@ test: install browser
 
 bench: install
 	$(PYTHON) benchmarks/harness_overhead.py
+
+# infermeter-bench under ASan+UBSan, then TSan, on small models
+# (tests/sanitize/run_sanitizers.py). About 15 minutes on 2 cores, too long for
+# `make test` in CI: docs/faults.md, "Sanitizers", records where it ran.
+sanitize: install
+	$(PYTHON) tests/sanitize/run_sanitizers.py

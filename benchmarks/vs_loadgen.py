@@ -15,8 +15,8 @@ LoadGen's SUT here is what a Python user of LoadGen writes: `issue_queries`
 puts each query on a `queue.Queue` served by `--threads` Python worker
 threads, each calling the spin op and then `lg.QuerySamplesComplete`. The
 spin op holds the GIL (it is a C++ busy-wait called from Python), so that
-SUT's costs are Python's, not those of LoadGen's C++ core; the 0 ns rows
-split the two apart.
+SUT's costs are Python's, not those of LoadGen's C++ core; the 0 ms rows and
+the notes under the table split the two apart.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 
 import infermeter
+from infermeter.test_models import Spin
 
 try:
     import mlperf_loadgen as lg
@@ -41,10 +42,11 @@ except ImportError:
     sys.exit("vs_loadgen: mlperf_loadgen is not installed; run: pip install mlcommons-loadgen")
 
 # The harness-cost rows: nothing to serve, at a rate low enough that requests
-# never queue, so the whole response time is the harness's own path.
+# almost never queue, so the whole response time is the harness's own path.
 IDLE_RATE_PER_S = 100.0
 IDLE_DURATION_S = 5.0
 NS_PER_MS = 1_000_000
+SEED = 0
 
 
 @dataclass
@@ -57,20 +59,14 @@ class Row:
     p50_ms: float
     p99_ms: float
     achieved_rate: float
-    # Mean and mean square of the time a worker was held per request
-    # (service plus the harness's own cost), for the M/G/1 expectation.
+    # The same arrivals through a perfect server: response times that differ
+    # from it are the harness's and the machine's doing, not the schedule's.
+    ideal_mean_ms: float
+    ideal_p99_ms: float
+    # How long a worker was taken up per request, on average: the service
+    # time plus what the harness (and the machine) added to it.
     held_mean_ms: float
-    held_mean_square_ms2: float
     harness_cost: str
-
-
-class SpinModel(torch.nn.Module):
-    def __init__(self, ns: int):
-        super().__init__()
-        self.ns = ns
-
-    def forward(self, x):
-        return torch.ops.infermeter.spin(x, self.ns)
 
 
 # ---------------------------------------------------------------- theory
@@ -86,15 +82,23 @@ def md1_mean_ms(rate: float, service_ms: float) -> float:
     return float("inf") if rho >= 1 else service_ms + rho * service_ms / (2 * (1 - rho))
 
 
-def mg1_mean_ms(rate: float, held_mean_ms: float, held_mean_square_ms2: float) -> float:
-    """Pollaczek-Khinchine mean response time for a server held E[X] per
-    request: what M/D/1 becomes once each harness's own per-request cost is
-    added to the service time. A gap between a harness's measured mean and
-    this is not explained by its per-request cost."""
-    rho = rate * held_mean_ms / 1e3
-    if rho >= 1:
-        return float("inf")
-    return held_mean_ms + rate / 1e3 * held_mean_square_ms2 / (2 * (1 - rho))
+def ideal_response_ms(arrivals_ns: list[float], service_ms: float, threads: int) -> tuple[float, float]:
+    """Mean and p99 response time of `threads` perfect FIFO workers, each
+    taking exactly the service time, on these arrivals (Lindley's recursion)."""
+    service_ns = service_ms * NS_PER_MS
+    worker_free_ns = [float("-inf")] * threads
+    responses_ms = []
+    for arrival in arrivals_ns:
+        done = max(arrival, heapq.heappop(worker_free_ns)) + service_ns
+        heapq.heappush(worker_free_ns, done)
+        responses_ms.append((done - arrival) / NS_PER_MS)
+    return sum(responses_ms) / len(responses_ms), percentile(responses_ms, 0.99)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """LoadGen's own rule: the value at index floor(n * fraction), sorted."""
+    ordered = sorted(values)
+    return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)]
 
 
 # ---------------------------------------------------------------- infermeter
@@ -102,15 +106,17 @@ def mg1_mean_ms(rate: float, held_mean_ms: float, held_mean_square_ms2: float) -
 
 def run_infermeter(model_path: Path, service_ms: float, rate: float, threads: int, duration_s: float) -> Row:
     r = infermeter.benchmark(model_path, inputs=torch.zeros(1), threads=threads, rate=rate, arrival="poisson",
-                             duration=duration_s, warmup=0.5, seed=0, calibrate=True)
+                             duration=duration_s, warmup=0.5, seed=SEED, calibrate=True)
     response, service, dispatch = r.response_latency, r.latency, r.dispatch_latency
-    # A worker is held from when it could take a request (dispatch starts
-    # then) to completion: dispatch plus the timed service.
-    held_mean = dispatch.mean + service.mean
+    # Arrivals are served in order, so the completed ones are the schedule's first.
+    arrivals = infermeter._native.arrival_offsets("poisson", rate, response.count, SEED)
     floor_us = r.calibration["request_floor_ns"] / 1e3
     cost = f"floor {floor_us:.1f} µs; dispatch p50 {dispatch.p50 * 1e3:.1f} / p99 {dispatch.p99 * 1e3:.1f} µs"
+    # A worker is taken from when it could start a request (dispatch counts
+    # from then) until the request completes.
     return Row("infermeter", service_ms, rate, threads, response.mean, response.p50, response.p99,
-               r.load_info["achieved_rate_per_s"], held_mean, held_mean ** 2 + service.stddev ** 2, cost)
+               r.load_info["achieved_rate_per_s"], *ideal_response_ms(arrivals, service_ms, threads),
+               dispatch.mean + service.mean, cost)
 
 
 # ---------------------------------------------------------------- LoadGen
@@ -159,6 +165,7 @@ def loadgen_settings(rate: float, duration_s: float) -> lg.TestSettings:
     settings.scenario = lg.TestScenario.Server
     settings.mode = lg.TestMode.PerformanceOnly
     settings.server_target_qps = rate
+    settings.schedule_rng_seed = SEED
     # The Server scenario generates arrivals for min_duration; the query count
     # floor is set low so that the duration alone decides the run's length.
     settings.min_duration_ms = int(duration_s * 1e3)
@@ -174,7 +181,7 @@ def run_loadgen_test(ns: int, rate: float, threads: int, duration_s: float, log_
     log_settings = lg.LogSettings()
     log_settings.log_output.outdir = str(log_dir)
     log_settings.log_output.copy_summary_to_stdout = False
-    # The trace (LoadGen's default) holds each query's issue delay and
+    # The trace (on by default) holds each query's issue delay and
     # issue-to-done time, which is what separates LoadGen's costs from the SUT's.
     log_settings.enable_trace = True
     with QueuedSpinSUT(ns, threads) as sut:
@@ -214,72 +221,69 @@ def read_trace(log_dir: Path) -> list[TracedQuery]:
     return sorted(queries, key=lambda q: q.scheduled_ns)
 
 
-def held_times_ns(queries: list[TracedQuery], threads: int) -> list[float]:
-    """For each query, how long it held a worker: from when it could have
-    started (scheduled and a worker free, FIFO) to completion. Minus the
-    service time, this is LoadGen plus its Python SUT's cost per query, the
-    counterpart of infermeter's dispatch latency plus floor."""
+def held_times_ns(queries: list[TracedQuery], threads: int) -> list[tuple[float, bool]]:
+    """For each query, how long it held a worker, from when it could have
+    started (scheduled and a worker free, FIFO) to completion, and whether it
+    found a worker free when it arrived. Minus the service time, this is
+    LoadGen plus its Python SUT's cost per query, the counterpart of
+    infermeter's dispatch latency plus floor."""
     worker_free_ns = [float("-inf")] * threads
     held = []
     for q in queries:
-        could_start_ns = max(q.scheduled_ns, heapq.heappop(worker_free_ns))
-        held.append(q.done_ns - could_start_ns)
+        free_ns = heapq.heappop(worker_free_ns)
+        held.append((q.done_ns - max(q.scheduled_ns, free_ns), free_ns <= q.scheduled_ns))
         heapq.heappush(worker_free_ns, q.done_ns)
     return held
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    """LoadGen's own rule: the value at index floor(n * fraction), sorted."""
-    ordered = sorted(values)
-    return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)]
+def loadgen_cost(held: list[tuple[float, bool]], service_ms: float) -> str:
+    """The held time beyond the service, as p50s for queries that found a
+    worker idle and for those that queued, and one p99. They are two costs:
+    an idle arrival pays LoadGen's wake-up from sleep_until and the hand-off
+    to a Python worker asleep in queue.get; a queued one is taken as soon as
+    the worker is free."""
+    overhead_us: dict[bool, list[float]] = {True: [], False: []}
+    for held_ns, found_idle in held:
+        overhead_us[found_idle].append(held_ns / 1e3 - service_ms * 1e3)
+    p50s = ", ".join(f"{percentile(overhead_us[found_idle], 0.5):.0f} µs {label}"
+                     for found_idle, label in ((True, "if idle"), (False, "if queued")) if overhead_us[found_idle])
+    return f"per query p50 {p50s}; p99 {percentile(overhead_us[True] + overhead_us[False], 0.99):.0f} µs"
 
 
-def run_loadgen(service_ms: float, rate: float, threads: int, duration_s: float, log_dir: Path) -> tuple[Row, dict]:
-    ns = round(service_ms * NS_PER_MS)
-    run_loadgen_test(ns, rate, threads, duration_s, log_dir)
+def run_loadgen(service_ms: float, rate: float, threads: int, duration_s: float, log_dir: Path) -> tuple[Row, str]:
+    run_loadgen_test(round(service_ms * NS_PER_MS), rate, threads, duration_s, log_dir)
     summary, queries = read_summary(log_dir), read_trace(log_dir)
-    held_ms = [t / NS_PER_MS for t in held_times_ns(queries, threads)]
-    overhead_us = [(t - service_ms) * 1e3 for t in held_ms]
-    cost = f"per query p50 {percentile(overhead_us, 0.5):.0f} / p99 {percentile(overhead_us, 0.99):.0f} µs"
+    held = held_times_ns(queries, threads)
     row = Row("LoadGen", service_ms, rate, threads,
               int(summary["Mean latency (ns)"]) / NS_PER_MS,
               int(summary["50.00 percentile latency (ns)"]) / NS_PER_MS,
               int(summary["99.00 percentile latency (ns)"]) / NS_PER_MS,
               float(summary["Completed samples per second"]),
-              sum(held_ms) / len(held_ms), sum(t * t for t in held_ms) / len(held_ms), cost)
-    split = {"scheduled_rate": float(summary["Scheduled samples per second"]),
-             "issue_delay_p50_us": percentile([q.issue_delay_ns for q in queries], 0.5) / 1e3,
-             "issue_to_done_p50_us": percentile([q.issue_to_done_ns for q in queries], 0.5) / 1e3}
-    return row, split
+              *ideal_response_ms([q.scheduled_ns for q in queries], service_ms, threads),
+              sum(held_ns for held_ns, _ in held) / len(held) / NS_PER_MS, loadgen_cost(held, service_ms))
+    note = (f"LoadGen, service {service_ms:g} ms at {rate:g}/s: scheduled {summary['Scheduled samples per second']}/s; "
+            f"p50 issue delay (scheduled -> its C++ issue thread calls the SUT) "
+            f"{percentile([q.issue_delay_ns for q in queries], 0.5) / 1e3:.0f} µs, "
+            f"p50 issue -> QuerySamplesComplete {percentile([q.issue_to_done_ns for q in queries], 0.5) / 1e3:.0f} µs")
+    return row, note
 
 
 # ---------------------------------------------------------------- report
 
 
-def fmt(value: float, digits: int = 3) -> str:
-    return "inf" if value == float("inf") else f"{value:.{digits}f}"
-
-
 def print_table(rows: list[Row]) -> None:
-    print("| harness | service ms | rate /s | util | mean ms | p50 ms | p99 ms | achieved /s "
-          "| M/D/1 mean ms | M/G/1 mean ms (held) | harness cost |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| harness | service ms | rate /s | util | mean ms | p50 ms | p99 ms | achieved /s | M/D/1 mean ms "
+          "| ideal mean / p99 ms, own arrivals | held beyond service, mean µs | M/D/1 mean ms at held time "
+          "| harness cost |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
-        # Queueing theory here is single-server; with more workers it is not M/D/1.
-        single = r.threads == 1
-        md1 = fmt(md1_mean_ms(r.rate, r.service_ms)) if single else "n/a"
-        mg1 = fmt(mg1_mean_ms(r.rate, r.held_mean_ms, r.held_mean_square_ms2)) if single else "n/a"
+        # M/D/1 is the single-worker queue; with more workers it does not apply.
+        theory = ((f"{md1_mean_ms(r.rate, r.service_ms):.3f}", f"{md1_mean_ms(r.rate, r.held_mean_ms):.3f}")
+                  if r.threads == 1 else ("n/a", "n/a"))
         print(f"| {r.harness} | {r.service_ms:g} | {r.rate:g} | {utilisation(r.rate, r.service_ms, r.threads):.2f} "
-              f"| {fmt(r.mean_ms)} | {fmt(r.p50_ms)} | {fmt(r.p99_ms)} | {r.achieved_rate:.1f} "
-              f"| {md1} | {mg1} | {r.harness_cost} |")
-
-
-def print_loadgen_notes(splits: dict[tuple[float, float], dict]) -> None:
-    print()
-    for (service_ms, rate), s in splits.items():
-        print(f"- LoadGen, service {service_ms:g} ms at {rate:g}/s: scheduled {s['scheduled_rate']:.1f}/s; "
-              f"p50 issue delay (scheduled -> LoadGen's C++ issue thread calls the SUT) "
-              f"{s['issue_delay_p50_us']:.0f} µs, p50 issue -> QuerySamplesComplete {s['issue_to_done_p50_us']:.0f} µs")
+              f"| {r.mean_ms:.3f} | {r.p50_ms:.3f} | {r.p99_ms:.3f} | {r.achieved_rate:.1f} | {theory[0]} "
+              f"| {r.ideal_mean_ms:.3f} / {r.ideal_p99_ms:.3f} | {(r.held_mean_ms - r.service_ms) * 1e3:.0f} "
+              f"| {theory[1]} | {r.harness_cost} |")
 
 
 def parse_args() -> argparse.Namespace:
@@ -296,20 +300,24 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     rates = [float(r) for r in args.rates.split(",")]
+    # Every (service, rate) pair asked for, then the harness-cost pair.
+    runs = [(args.service_ms, rate, args.duration) for rate in rates] + [(0.0, IDLE_RATE_PER_S, IDLE_DURATION_S)]
+    rows, notes = [], []
     with tempfile.TemporaryDirectory(prefix="vs-loadgen-") as tmp:
         log_root = args.log_dir or Path(tmp)
-        # Every (service, rate) pair, then the harness-cost pair: 0 ns at a low rate.
-        runs = [(args.service_ms, rate, args.duration) for rate in rates] + [(0.0, IDLE_RATE_PER_S, IDLE_DURATION_S)]
-        rows, splits = [], {}
         for service_ms, rate, duration_s in runs:
-            model = infermeter.save_torchscript(SpinModel(round(service_ms * NS_PER_MS)), torch.zeros(1),
+            print(f"service {service_ms:g} ms at {rate:g}/s, {duration_s:g} s per harness ...", file=sys.stderr,
+                  flush=True)
+            row, note = run_loadgen(service_ms, rate, args.threads, duration_s,
+                                    log_root / f"loadgen_{service_ms:g}ms_{rate:g}")
+            model = infermeter.save_torchscript(Spin(round(service_ms * NS_PER_MS)), torch.zeros(1),
                                                 Path(tmp) / f"spin_{service_ms:g}ms.pt", method="script")
-            print(f"service {service_ms:g} ms, {rate:g}/s, {duration_s:g} s each ...", file=sys.stderr, flush=True)
-            row, splits[(service_ms, rate)] = run_loadgen(service_ms, rate, args.threads, duration_s,
-                                                          log_root / f"loadgen_{service_ms:g}ms_{rate:g}")
             rows += [row, run_infermeter(model, service_ms, rate, args.threads, duration_s)]
-        print_table(rows)
-        print_loadgen_notes(splits)
+            notes.append(note)
+    print_table(rows)
+    print()
+    for note in notes:
+        print(f"- {note}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@
 #include <optional>
 #include <stdexcept>
 
-#include "errors.h"
+#include "infermeter/errors.h"
 #include "export_facts.h"
 #include "model_inputs.h"
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "engine.h"
-#include "errors.h"
+#include "infermeter/engine.h"
+#include "infermeter/errors.h"
 #include "interval_log.h"
 #include "fresh_processes.h"
 #include "repeats.h"

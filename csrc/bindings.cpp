@@ -7,8 +7,8 @@
 #include <pybind11/stl.h>
 
 #include "arrival_schedule.h"
-#include "engine.h"
-#include "errors.h"
+#include "infermeter/engine.h"
+#include "infermeter/errors.h"
 #include "repeats.h"
 #include "reporters.h"
 #include "result_builder.h"

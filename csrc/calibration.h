@@ -5,7 +5,7 @@
 #include <c10/core/Device.h>
 #include <nlohmann/json.hpp>
 
-#include "run_config.h"
+#include "infermeter/run_config.h"
 
 namespace infermeter {
 

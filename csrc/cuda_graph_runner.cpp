@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "errors.h"
+#include "infermeter/errors.h"
 #include "torchscript_runner.h"
 
 #ifdef INFERMETER_CUDA_HEADERS
@@ -10,6 +10,7 @@
 #include <ATen/cuda/CUDAGraph.h>
 
 #include <mutex>
+#include <optional>
 #endif
 
 namespace infermeter {
@@ -23,10 +24,13 @@ namespace {
 // done before the kernels are recorded.
 constexpr int kEagerRunsBeforeCapture = 3;
 
-// Captures run one at a time: torch 2.11's CUDAGraph puts the device's
-// default random generator into capture mode between capture_begin and
-// capture_end, one flag for all threads, so overlapping captures would flip
-// it under each other.
+// Graphs are captured and destroyed one at a time: torch 2.11's CUDAGraph
+// registers itself with the device's default random generator when capture
+// begins and unregisters in its destructor, in a set that is not safe for
+// several threads (workers ending together corrupted it on an H200: "The
+// graph should be registered to the state", and a heap corruption); and
+// between capture_begin and capture_end it puts that generator into capture
+// mode, one flag for all threads.
 std::mutex& capture_mutex() {
   static std::mutex m;
   return m;
@@ -49,22 +53,24 @@ class CudaGraphReplica : public Replica {
   CudaGraphReplica(std::unique_ptr<TorchScriptReplica> eager, c10::DeviceIndex device) : eager_(std::move(eager)) {
     for (int i = 0; i < kEagerRunsBeforeCapture; ++i) (void)eager_->infer();
     std::lock_guard lock(capture_mutex());
+    graph_.emplace();
     try {
-      // Thread-local capture mode: other workers capture or allocate on their
-      // own streams at the same time.
-      graph_.capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+      // Thread-local capture mode: other workers allocate on their own
+      // streams meanwhile.
+      graph_->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
       try {
         output_ = eager_->infer();
       } catch (...) {
         // The stream must leave capture mode whatever ended the capture.
         try {
-          graph_.capture_end();
+          graph_->capture_end();
         } catch (...) {
         }
         throw;
       }
-      graph_.capture_end();
+      graph_->capture_end();
     } catch (const std::exception& e) {
+      graph_.reset();  // still under the lock: the constructor throws, so no destructor will
       try {
         release_generator_from_capture(device);
       } catch (...) {
@@ -80,13 +86,19 @@ class CudaGraphReplica : public Replica {
   // The inputs and outputs are the captured static tensors: each replay
   // recomputes the outputs in place.
   c10::IValue infer() override {
-    graph_.replay();
+    graph_->replay();
     return output_;
+  }
+
+  ~CudaGraphReplica() override {
+    std::lock_guard lock(capture_mutex());
+    output_ = c10::IValue();  // its memory is the graph's pool
+    graph_.reset();
   }
 
  private:
   std::unique_ptr<TorchScriptReplica> eager_;
-  at::cuda::CUDAGraph graph_;
+  std::optional<at::cuda::CUDAGraph> graph_;
   c10::IValue output_;
 };
 

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "model_runner.h"
+#include "infermeter/model_runner.h"
 
 namespace infermeter {
 

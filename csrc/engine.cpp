@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "infermeter/engine.h"
 
 #include <c10/core/InferenceMode.h>
 
@@ -9,10 +9,12 @@
 #include "clock.h"
 #include "device.h"
 #include "environment.h"
-#include "errors.h"
+#include "infermeter/errors.h"
 #include "open_loop.h"
 #include "result_builder.h"
 #include "runner_registry.h"
+#include "stop_rule.h"
+#include "worker_pool.h"
 
 namespace infermeter {
 

@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "errors.h"
+#include "infermeter/errors.h"
 
 extern char** environ;
 

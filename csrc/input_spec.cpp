@@ -90,13 +90,4 @@ std::vector<c10::IValue> make_inputs(const std::vector<ExplicitInput>& inputs, c
   return values;
 }
 
-std::string describe_inputs(const std::vector<c10::IValue>& inputs) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& value : inputs) {
-    const auto& t = value.toTensor();
-    out.push_back({{"shape", t.sizes().vec()}, {"dtype", std::string(c10::toString(t.scalar_type()))}});
-  }
-  return out.dump();
-}
-
 }  // namespace infermeter

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "infermeter/run_config.h"
+
 namespace infermeter {
 
 inline constexpr const char* kInputSpecFile = "infermeter/inputs.json";
@@ -24,23 +26,11 @@ struct InputSpec {
   double high = 1.0;
 };
 
-// A concrete tensor handed over as raw bytes (no torch Python types cross the
-// binding, so the extension needs no libtorch_python).
-struct ExplicitInput {
-  std::string name;
-  std::vector<int64_t> shape;
-  std::string dtype;
-  std::string bytes;
-};
-
 std::vector<InputSpec> parse_input_spec(const std::string& json_text);
 
 // Builds one request's inputs on `device`; deterministic for a given seed.
 std::vector<c10::IValue> make_inputs(const std::vector<InputSpec>& specs, int64_t batch_size, const c10::Device& device,
                                      uint64_t seed);
 std::vector<c10::IValue> make_inputs(const std::vector<ExplicitInput>& inputs, const c10::Device& device);
-
-// Describes the inputs for results: name, shape (batch applied), dtype.
-std::string describe_inputs(const std::vector<c10::IValue>& inputs);
 
 }  // namespace infermeter

@@ -111,6 +111,8 @@ std::string console_summary(const nlohmann::json& r) {
   if (r.contains("calibration") && r["calibration"].is_object())
     out += "harness      " + format_duration_ns(r["calibration"]["request_floor_ns"].get<double>()) +
            " per request at least (no-op model, median)\n";
+  if (r.contains("warnings") && r["warnings"].is_array())
+    for (const auto& w : r["warnings"]) out += "warning      " + w.get<std::string>() + "\n";
   if (r["model"].contains("export_warning")) out += "warning      " + r["model"]["export_warning"].get<std::string>() + "\n";
   return out;
 }

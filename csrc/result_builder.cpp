@@ -1,6 +1,7 @@
 #include "result_builder.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "reporters.h"
 #include "statistics.h"
@@ -12,6 +13,11 @@ namespace {
 constexpr std::pair<const char*, double> kPercentiles[] = {
     {"p50_ns", 50}, {"p90_ns", 90}, {"p95_ns", 95}, {"p99_ns", 99}, {"p99_9_ns", 99.9}};
 
+template <typename T>
+nlohmann::json or_null(const std::optional<T>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
 nlohmann::json describe_config(const RunConfig& c, int64_t batch_size, int intra_op_threads) {
   return {{"device", c.device},
           {"runner", c.runner},
@@ -21,9 +27,15 @@ nlohmann::json describe_config(const RunConfig& c, int64_t batch_size, int intra
           {"replicas", c.replicas},
           {"warmup_s", c.warmup_s},
           {"warmup_min_requests", c.warmup_min_requests},
-          {"duration_s", c.duration_s ? nlohmann::json(*c.duration_s) : nlohmann::json(nullptr)},
-          {"requests", c.requests ? nlohmann::json(*c.requests) : nlohmann::json(nullptr)},
+          {"duration_s", or_null(c.duration_s)},
+          {"requests", or_null(c.requests)},
           {"window_s", c.window_s},
+          {"rate_per_s", or_null(c.rate_per_s)},
+          // Options that only apply to an open loop or a statistical stop are null otherwise.
+          {"arrival", c.rate_per_s ? nlohmann::json(c.arrival) : nlohmann::json(nullptr)},
+          {"ci", or_null(c.ci)},
+          {"ci_percentile", c.ci ? nlohmann::json(c.ci_percentile) : nlohmann::json(nullptr)},
+          {"min_duration_s", c.ci ? nlohmann::json(c.min_duration_s) : nlohmann::json(nullptr)},
           {"seed", c.seed},
           {"explicit_inputs", !c.inputs.empty()}};
 }
@@ -42,6 +54,19 @@ nlohmann::json launch_bound(const Recorder& r, const std::string& runner) {
   return {{"launch_p50_over_host_p50", share},
           {"launch_bound", bound},
           {"remedy", bound && runner == "torchscript" ? nlohmann::json("cuda-graph runner") : nlohmann::json(nullptr)}};
+}
+
+// What a reader must know to trust the figures, said once in the result.
+nlohmann::json warnings(const RunConfig& config, int intra_op_threads) {
+  nlohmann::json out = nlohmann::json::array();
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  if (config.device == "cpu" && cores > 0 && config.threads * intra_op_threads > cores)
+    out.push_back(std::to_string(config.threads) + " client threads x " + std::to_string(intra_op_threads) +
+                  " intra-op threads = " + std::to_string(config.threads * intra_op_threads) +
+                  " compute threads on " + std::to_string(cores) +
+                  " cores: they contend, so the figures measure that contention (leave intra_op_threads unset for "
+                  "cores / threads)");
+  return out;
 }
 
 }  // namespace
@@ -160,6 +185,7 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
         {"stop", {{"rule", run.stop_rule}, {"reason", run.stop_reason}}}}},
       {"latency", latency},
       {"timeline", {{"window_s", config.window_s}, {"completions", trimmed_completions(r, config.window_s)}}},
+      {"warnings", warnings(config, run.intra_op_threads)},
       {"calibration", calibration},
       {"environment", environment},
   };

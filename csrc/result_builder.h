@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "recorder.h"
-#include "run_config.h"
+#include "infermeter/run_config.h"
 
 namespace infermeter {
 

@@ -1,4 +1,4 @@
-#include "run_config.h"
+#include "infermeter/run_config.h"
 
 #include <algorithm>
 #include <cmath>

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "model_runner.h"
+#include "infermeter/model_runner.h"
 
 namespace infermeter {
 

@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "aoti_runner.h"
-#include "errors.h"
+#include "infermeter/errors.h"
 #include "export_facts.h"
 
 namespace infermeter {

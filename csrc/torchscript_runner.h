@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "model_inputs.h"
-#include "model_runner.h"
+#include "infermeter/model_runner.h"
 
 namespace infermeter {
 

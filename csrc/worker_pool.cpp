@@ -13,7 +13,7 @@
 
 #include "clock.h"
 #include "device.h"
-#include "errors.h"
+#include "infermeter/errors.h"
 #include "interval_histogram.h"
 
 namespace infermeter {

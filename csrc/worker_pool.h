@@ -10,8 +10,9 @@
 #include <memory>
 #include <string>
 
+#include "infermeter/engine.h"
 #include "load_generator.h"
-#include "model_runner.h"
+#include "infermeter/model_runner.h"
 #include "recorder.h"
 #include "stop_rule.h"
 
@@ -35,9 +36,6 @@ struct PoolOutcome {
   bool interrupted = false;
   std::string stop_reason;
 };
-
-// Polled a few times a second; returning true stops the run early (Ctrl-C).
-using AbortCheck = std::function<bool()>;
 
 // A worker's failure. `before_measuring`: while preparing its replica or
 // warming up, which for a model usually means its inputs do not suit it.

@@ -187,3 +187,56 @@ def test_compare_and_recommend_price_the_share(tmp_path):
     assert "p90 2.40 ms" in str(rec)
     whole = recommend(load_results(a, b, pricing="instance"), "p90<5ms")
     assert whole.best["instance"] == "g5.xlarge"  # a whole p4d costs more per inference than a g5.xlarge
+
+
+def _with_interval(record, lo, hi):
+    """`record` as if its run had been long enough to state a 95% throughput interval of [lo, hi]."""
+    record["result"]["measurement"]["throughput_ci"] = {"lo_inferences_per_s": lo, "hi_inferences_per_s": hi,
+                                                        "half_width_rel": (hi - lo) / (hi + lo), "method": "given"}
+    return record
+
+
+def test_compare_says_when_throughputs_are_within_noise(tmp_path, capsys):
+    import json
+
+    from infermeter import _native
+
+    a = [_with_interval(synthetic_record("bert", 1, 1, "g4dn.xlarge", 100, _latencies(5.0)), 95, 105),
+         _with_interval(synthetic_record("bert", 8, 1, "g4dn.xlarge", 900, _latencies(9.0)), 880, 920)]
+    b = [_with_interval(synthetic_record("bert", 1, 1, "g5.xlarge", 104, _latencies(3.0)), 100, 110),
+         _with_interval(synthetic_record("bert", 8, 1, "g5.xlarge", 1020, _latencies(4.0)), 1000, 1040)]
+    # Two runs of A's batch 1, summarised by the engine as `repeat=2` does.
+    runs = [synthetic_record("bert", 1, 1, "g4dn.xlarge", thr, _latencies(5.0))["result"] for thr in (96, 104)]
+    a[0]["result"]["repeats"] = json.loads(_native.repeat_summary([json.dumps(r) for r in runs]))
+    paths = write_records(tmp_path / "a.jsonl", a), write_records(tmp_path / "b.jsonl", b)
+    table = compare(load_results(paths[0]), load_results(paths[1])).set_index("batch")
+    assert list(table["throughput B vs A"]) == ["within noise", "B higher"]  # 100-110 overlaps 95-105; 1000 > 920
+    assert (table.loc[8, "inf/s lo B"], table.loc[8, "inf/s hi B"]) == (1000, 1040)
+    assert table.loc[1, "run CV A"] == pytest.approx(a[0]["result"]["repeats"]["inferences_per_s"]["cv"])
+    assert table.loc[1, "run CV A"] == pytest.approx(math.sqrt(2 * 4 ** 2) / 100)  # stddev of 96, 104 over their mean
+    assert math.isnan(table.loc[8, "run CV A"])
+    assert "load" not in table  # closed loops only: nothing to tell apart
+    assert main(["compare", *map(str, paths)]) == 0
+    assert "1 of 2 points within noise" in capsys.readouterr().out
+
+
+def test_recommend_warns_that_a_closed_loop_peak_leaves_out_queueing(two_instances):
+    frame = load_results(*two_instances)
+    tail = recommend(frame, "p90<15ms", target_load=10_000)
+    assert tail.best["server_basis"] == "closed-loop peak" and tail.best["server_inferences_per_s"] == 3200
+    assert len(tail.warnings()) == 1
+    text = str(tail)
+    assert "warning: sized from a closed-loop peak" in text and "100% busy" in text and "find_rate: true" in text
+    assert recommend(frame, "p50<15ms", target_load=10_000).warnings() == []  # the median is not a tail
+
+
+def test_points_too_short_for_the_percentile_do_not_meet_the_sla(tmp_path):
+    # 40 requests state a p90 (29 needed) but not a p99 (299 needed), however fast they were.
+    path = write_records(tmp_path / "r.jsonl", [synthetic_record("bert", 1, 1, "g5.xlarge", 300, [1.0] * 40),
+                                               synthetic_record("bert", 8, 1, "g5.xlarge", 900, [2.0] * 400)])
+    frame = load_results(path)
+    assert math.isnan(frame.set_index("batch_size").loc[1, "p99_ms"])
+    rec = recommend(frame, "p99<10ms")
+    assert rec.unstated == 1 and list(rec.candidates["batch_size"]) == [8]
+    assert "1 point(s) had too few samples to state p99" in str(rec)
+    assert recommend(frame, "p90<10ms").unstated == 0

@@ -92,3 +92,30 @@ def test_model_failing_mid_run_joins_threads_and_reports(tmp_path):
     path = save_torchscript(FailsOnThirdCall(), torch.randn(1, 2), tmp_path / "fails.pt", method="script")
     with pytest.raises(EngineError, match="fails.pt' failed while measuring: .*model broke on purpose"):
         benchmark(path, threads=2, replicas="shared", warmup=0.0, duration=2.0, calibrate=False)
+
+
+def test_corrupt_export_facts_give_a_warning_not_broken_json(tmp_path, bench_binary):
+    """A model file whose infermeter/export.json is not JSON: the result says so and stays valid JSON."""
+    import json
+    import subprocess
+
+    from infermeter.input_spec import EXPORT_INFO_FILE, INPUT_SPEC_FILE, InputSpec, ModelInputs
+
+    module = torch.jit.script(torch.nn.Linear(4, 2))
+    path = tmp_path / "corrupt_facts.pt"
+    spec = ModelInputs([InputSpec("x", (-1, 4))]).to_json()
+    torch.jit.save(module, str(path), _extra_files={INPUT_SPEC_FILE: spec, EXPORT_INFO_FILE: "{not json"})
+    r = benchmark(path, **(QUICK | {"requests": 10}))
+    doc = json.loads(json.dumps(r.to_dict()))
+    assert doc["model"]["export"] is None and "not a JSON object" in doc["model"]["export_warning"]
+    assert "warning      the model's export facts" in r.summary()
+    out = tmp_path / "r.json"
+    proc = subprocess.run([str(bench_binary), str(path), "--requests", "10", "--warmup", "0", "--no-calibrate",
+                           "--json", str(out)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["model"]["export"] is None
+
+
+def test_a_window_too_small_for_the_run_is_refused(linear_model):
+    with pytest.raises(ValueError, match=r"window 1e-07 s is too small|window 0.000000 s is too small"):
+        benchmark(linear_model, **(QUICK | dict(window=1e-7, duration=1.0, requests=None)))

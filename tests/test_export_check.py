@@ -111,3 +111,20 @@ def test_optimize_for_inference_is_applied_where_it_can_be_saved(tmp_path):
     loaded = load(tmp_path / "mlp.pt")
     x = torch.rand(5, 8)
     torch.testing.assert_close(loaded(x), mlp(x))
+
+
+def test_fp32_on_a_gpu_with_tf32_is_checked_as_tf32(monkeypatch):
+    """cuDNN runs fp32 convolutions in TF32 by default on Ampere and later: an fp32 export checked there is held
+    to TF32's bound (10 mantissa bits, as fp16), and says why; on the CPU, or with TF32 off, fp32's own."""
+    from infermeter.export_check import TF32_TOLERANCE, tolerance_for
+
+    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    bound, reason = tolerance_for("fp32", cuda, "cuda")
+    assert bound == TF32_TOLERANCE == TOLERANCE["fp16"] and "TF32" in reason
+    assert tolerance_for("fp32", cpu, "cpu") == (TOLERANCE["fp32"], None)
+    assert tolerance_for("fp16", cuda, "cuda") == (TOLERANCE["fp16"], None)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    assert tolerance_for("fp32", cuda, "cuda") == (TOLERANCE["fp32"], None)
+    assert tolerance_for("fp32", cpu, "neuron")[0] == TOLERANCE["bf16"]

@@ -64,6 +64,20 @@ def test_a_model_that_syncs_with_the_host_cannot_be_captured(tmp_path):
     assert infermeter.benchmark(path, runner="torchscript", duration=0.3, **QUICK).requests > 0
 
 
+def test_many_workers_capture_and_finish_together(tmp_path, conv_file):
+    """Graphs are registered with torch's default generator in a set that is not
+    thread-safe: eight workers capturing and ending at once, run after run, and
+    failed captures among them, must neither crash nor corrupt the heap."""
+    bad = infermeter.save_torchscript(SyncsWithTheHost(), torch.rand(2, 4, device="cuda:0"), tmp_path / "s.pt",
+                                      method="script")
+    for _ in range(4):
+        r = infermeter.benchmark(conv_file, runner="cuda-graph", threads=8, duration=0.2, **QUICK)
+        assert r.requests > 8
+        with pytest.raises(infermeter.EngineError, match="cannot be captured"):
+            infermeter.benchmark(bad, runner="cuda-graph", threads=4, duration=0.2, **QUICK)
+    assert torch.rand(4, device="cuda:0").shape == (4,)  # random draws still work
+
+
 def test_a_sweep_records_the_capture_failure_and_goes_on(tmp_path, conv_file):
     bad = infermeter.save_torchscript(SyncsWithTheHost(), torch.rand(2, 4, device="cuda:0"), tmp_path / "s.pt",
                                       method="script")

@@ -29,19 +29,33 @@ def test_binary_writes_partial_result_on_sigint(bench_binary, linear_model, tmp_
     assert "(interrupted)" in stdout
 
 
-def test_python_raises_keyboard_interrupt(linear_model):
+def test_python_raises_keyboard_interrupt_carrying_the_partial_result(linear_model):
     # The child says when it is about to measure, so the signal never lands
-    # during its imports on a slow machine.
+    # during its imports on a slow machine. Calibration is on: Ctrl-C skips it.
     code = ("import infermeter, sys\n"
             "print('measuring', flush=True)\n"
             "try:\n"
-            f"    infermeter.benchmark({str(linear_model)!r}, duration=60, warmup=0.2, calibrate=False)\n"
-            "except KeyboardInterrupt:\n"
-            "    print('stopped'); sys.exit(7)\n")
+            f"    infermeter.benchmark({str(linear_model)!r}, duration=60, warmup=0.2)\n"
+            "except infermeter.Interrupted as e:\n"
+            "    d = e.result.to_dict()\n"
+            "    assert isinstance(e, KeyboardInterrupt)\n"
+            "    print('stopped', d['measurement']['interrupted'], d['measurement']['requests'] > 0,\n"
+            "          d['calibration'] is None); sys.exit(7)\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "measuring"
     started = time.monotonic()
     stdout, stderr = interrupt_after(proc, 1.0)
     assert proc.returncode == 7, stderr
-    assert "stopped" in stdout
+    assert "stopped True True True" in stdout
     assert time.monotonic() - started < 15
+
+
+def test_binary_skips_calibration_after_sigint(bench_binary, linear_model, tmp_path):
+    out = tmp_path / "partial.json"
+    proc = subprocess.Popen([str(bench_binary), str(linear_model), "--duration", "60", "--warmup", "0.2",
+                             "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = time.monotonic()
+    interrupt_after(proc, 1.5)
+    assert proc.returncode == 130 and time.monotonic() - started < 10
+    doc = json.loads(out.read_text())
+    assert doc["measurement"]["interrupted"] is True and doc["calibration"] is None

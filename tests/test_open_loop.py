@@ -4,12 +4,15 @@ clock): M/D/1 waits, response time equal to service time when nothing
 queues, a stall that only an open loop shows (coordinated omission), and an
 offered load above capacity that ends on time and says it was not sustained.
 
-A spin is only as exact as the scheduler lets it be: on a shared machine
-another process can take the worker's core. A run whose service times show
-that (p99 more than 10% over the spin), or whose harness was late to issue
-(dispatch p99 over 20 µs: the idle worker's wake-up was delayed), is
-measured again, up to three times, and the test is skipped, saying why, if
-the machine never left it alone."""
+A spin is only as exact as the scheduler lets it be: interrupts and other
+processes stretch a few spins on a VM. The theory therefore takes the
+service time's measured mean and variance (Pollaczek-Khinchine's M/G/1 mean
+wait, which is M/D/1's when the variance is nil). What no formula takes is
+the host taking the core away for milliseconds (steal time on a shared VM):
+one such stall backs up dozens of arrivals, as the open loop rightly shows.
+A run with one (a request's service, or the harness's issue, held up 1 ms or
+more) is measured again, up to three times, and the test is skipped, saying
+why, if the machine never settles."""
 
 from __future__ import annotations
 
@@ -22,17 +25,9 @@ import torch
 
 import infermeter
 from infermeter import _native
+from infermeter.test_models import Spin
 
 SERVICE_NS = 100_000  # 100 µs: short enough for many arrivals, long against the harness's ~1 µs
-
-
-class Spin(torch.nn.Module):
-    def __init__(self, ns: int):
-        super().__init__()
-        self.ns = ns
-
-    def forward(self, x):
-        return torch.ops.infermeter.spin(x, self.ns)
 
 
 class StallsOnce(torch.nn.Module):
@@ -56,19 +51,19 @@ def spin_file(tmp_path_factory):
     return lambda module, name: infermeter.save_torchscript(module, torch.zeros(1), folder / name, method="script")
 
 
-MAX_DISPATCH_P99_NS = 20_000
+STALL_NS = 1_000_000
 
 
 def quiet_run(path, **kwargs):
     """A run the machine left alone (see the module's docstring), or a skip."""
     for _ in range(3):
         r = infermeter.benchmark(path, inputs=torch.zeros(1), threads=1, warmup=0.2, calibrate=False, **kwargs)
-        late = r.dispatch_latency.p99 * 1e6 if r.dispatch_latency else 0.0
-        if r.latency.p99 * 1e6 <= 1.1 * SERVICE_NS and late <= MAX_DISPATCH_P99_NS:
+        held = max(r.latency.max - SERVICE_NS / 1e6, r.dispatch_latency.max if r.dispatch_latency else 0.0) * 1e6
+        if held < STALL_NS:
             return r
         time.sleep(1.0)
-    pytest.skip(f"the machine is busy: service p99 {r.latency.p99 * 1e3:.0f} µs for a {SERVICE_NS / 1e3:.0f} µs spin, "
-                f"dispatch p99 {late / 1e3:.0f} µs (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    pytest.skip(f"the machine is busy: a request was held up {held / 1e6:.1f} ms beyond its {SERVICE_NS / 1e3:.0f} µs "
+                f"spin (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; steal time on a shared VM)")
 
 
 def lindley_mean_wait(offsets_ns: np.ndarray, service_ns: float) -> float:
@@ -86,10 +81,12 @@ def test_poisson_waits_are_md1(spin_file, rho):
     rate = rho * 1e9 / SERVICE_NS
     r = quiet_run(spin_file(Spin(SERVICE_NS), "spin.pt"), rate=rate, arrival="poisson", duration=duration, seed=seed)
     service = r.latency.mean * 1e6  # ns: the spin plus the harness's own microsecond
+    second_moment = (r.latency.stddev * 1e6) ** 2 + service ** 2
     busy = rate * service / 1e9
-    theory = busy * service / (2 * (1 - busy))  # M/D/1: Wq = rho / (2 mu (1 - rho))
+    # Pollaczek-Khinchine: Wq = lambda E[S^2] / (2 (1 - rho)); with no variance, M/D/1's rho / (2 mu (1 - rho)).
+    theory = rate / 1e9 * second_moment / (2 * (1 - busy))
     measured = r.queue_wait.mean * 1e6
-    assert measured == pytest.approx(theory, rel=0.10), f"mean wait {measured:.0f} ns, M/D/1 {theory:.0f} ns"
+    assert measured == pytest.approx(theory, rel=0.10), f"mean wait {measured:.0f} ns, M/G/1 {theory:.0f} ns"
     # The schedule is reproducible: the same arrivals in an exact one-server queue wait as long.
     offsets = np.array(_native.arrival_offsets("poisson", rate, int(rate * duration * 1.1), seed), dtype=float)
     simulated = lindley_mean_wait(offsets[offsets < duration * 1e9], service)

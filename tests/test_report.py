@@ -155,3 +155,18 @@ def test_result_summary_picks_units_and_reads_optional_keys():
     doc["latency"]["host"] = host
     text = Result(doc).summary()
     assert "launch-bound: issuing kernels takes 97% of host p50" in text and "the cuda-graph runner removes it" in text
+
+
+def test_summary_says_which_gpu_points_are_launch_bound(tmp_path):
+    records = [synthetic_record("resnet50", b, 1, "g5.xlarge", 100.0 * b, [1.0] * 200) for b in (1, 8)]
+    for record, bound in zip(records, (True, False)):
+        record["result"]["measurement"]["launch_bound"] = {"launch_p50_over_host_p50": 0.95 if bound else 0.2,
+                                                           "launch_bound": bound, "remedy": None}
+    report = write_report(load_results(write_records(tmp_path / "r.jsonl", records)), tmp_path / "report")
+    rows = list(csv.DictReader((report.folder / "summary.csv").open()))
+    assert {r["batch"]: r["launch-bound"] for r in rows} == {"1": "True", "8": "False"}
+    markdown = (report.folder / "summary.md").read_text().splitlines()
+    assert "launch-bound" in markdown[0] and "| yes " in markdown[2] and "| no " in markdown[3]
+    # Closed loops only: no load columns and no figure of latency against load.
+    assert "load" not in rows[0] and "offered /s" not in rows[0]
+    assert "latency_vs_load.png" not in {p.name for p in report.figures}

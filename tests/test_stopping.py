@@ -17,17 +17,9 @@ from infermeter.analysis import recommend
 from infermeter.compare import compare
 from infermeter.report import write_report
 from sweep_helpers import write_records
+from infermeter.test_models import Spin
 
 SPIN_NS = 1_000_000
-
-
-class Spin(torch.nn.Module):
-    def __init__(self, ns: int):
-        super().__init__()
-        self.ns = ns
-
-    def forward(self, x):
-        return torch.ops.infermeter.spin(x, self.ns)
 
 
 class Drifts(torch.nn.Module):
@@ -61,7 +53,7 @@ def test_converges_on_a_steady_model_at_its_true_figures(models):
     assert rule["at_stop"]["throughput_half_width_rel"] <= 0.02 and rule["at_stop"]["percentile_half_width_rel"] <= 0.02
     assert 1.0 <= r.elapsed_s < 20  # the minimum duration, and well before the maximum
     ci = doc["throughput_ci"]
-    if r.latency.mean * 1e6 > 1.005 * SPIN_NS:
+    if r.latency.mean * 1e6 > 1.01 * SPIN_NS:
         pytest.skip(f"the machine is busy (load average {os.getloadavg()[0]:.1f}): the spin ran long")
     # Ground truth: one client, 1 ms a request.
     assert ci["lo_inferences_per_s"] <= r.inferences_per_s <= ci["hi_inferences_per_s"]

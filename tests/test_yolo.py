@@ -116,3 +116,12 @@ def test_yolov5u_is_ultralytics_or_asks_for_the_extra(tmp_path):
         return
     report = export("yolov5su", tmp_path / "u.pt", resolution=128, weights="random")
     assert report.info["batch_dynamic"] and report.info["model"] == "yolov5su"
+
+
+def test_fp16_export_shows_a_realistic_error(tmp_path):
+    """The vacuous check this replaced showed ~1e-8 for YOLO in fp16, which fp16 arithmetic cannot give: the
+    outputs did not depend on the image. With image-dependent random weights the error is fp16's own."""
+    report = export("yolov5s", tmp_path / "y16.pt", resolution=64, weights="random", precision="fp16")
+    errors = report.info["output_errors"]
+    assert all(1e-5 < e <= TOLERANCE["fp16"] for e in errors), errors
+    assert min(report.info["output_input_dependence"]) > 1e-3

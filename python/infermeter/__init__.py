@@ -4,11 +4,11 @@ from infermeter._native import EngineError, OutOfMemoryError
 from infermeter.bench import benchmark
 from infermeter.export import ExportCheckError, ExportReport, export
 from infermeter.input_spec import InputSpec, ModelInputs
-from infermeter.result import LatencySummary, Result
+from infermeter.result import Interrupted, LatencySummary, Result
 from infermeter.torchscript_export import save_torchscript
 
-__all__ = ["EngineError", "ExportCheckError", "ExportReport", "InputSpec", "LatencySummary", "ModelInputs",
-           "OutOfMemoryError", "Result", "benchmark", "export", "load_results", "save_torchscript"]
+__all__ = ["EngineError", "ExportCheckError", "ExportReport", "InputSpec", "Interrupted", "LatencySummary",
+           "ModelInputs", "OutOfMemoryError", "Result", "benchmark", "export", "load_results", "save_torchscript"]
 __version__ = "0.1.0"
 
 

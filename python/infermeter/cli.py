@@ -110,13 +110,17 @@ def _batch_spec(args) -> int:
 
 
 def _compare(args) -> int:
-    from infermeter.compare import compare
+    from infermeter.compare import NOISE, WITHIN_NOISE, compare
     from infermeter.frame import load_results
 
     table = compare(load_results(args.a, prices=args.prices), load_results(args.b, prices=args.prices))
     if table.empty:
         raise ValueError(f"{args.a} and {args.b} have no measured point in common")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+    if NOISE in table:
+        same = int((table[NOISE] == WITHIN_NOISE).sum())
+        print(f"\n{same} of {len(table)} points within noise: their 95% throughput intervals overlap, so these "
+              "measurements do not show either side faster")
     return 0
 
 
@@ -292,7 +296,9 @@ def parser() -> argparse.ArgumentParser:
     rec.add_argument("results", nargs="+", help="results files or sweep folders")
     rec.add_argument("--sla", help="e.g. p90<15ms, p99<=200us (default: the sweep config's `sla`)")
     rec.add_argument("--min-throughput", type=float, help="inferences/s one server must reach")
-    rec.add_argument("--target-load", type=float, help="inferences/s to serve: how many servers, at what cost")
+    rec.add_argument("--target-load", type=float,
+                     help="inferences/s to serve: how many servers, at what cost, each at its highest measured "
+                     "open-loop rate meeting the SLA (find_rate, or rates points), else its closed-loop peak")
     rec.add_argument("--prices", **prices)
     rec.set_defaults(func=_recommend)
 
@@ -310,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, _native.EngineError) as e:
+    except (ValueError, TypeError, OSError, _native.EngineError) as e:
+        # Bad input is 2; a model, torch or file-system failure (a full disk: the results file says which) is 1.
         print(f"infermeter: {e}", file=sys.stderr)
         return 2 if isinstance(e, (ValueError, TypeError)) else 1
     except KeyboardInterrupt:

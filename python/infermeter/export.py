@@ -17,7 +17,7 @@ import torch
 from infermeter import aoti_export, zoo
 from infermeter.backends import COMPILING, BackendConfig, as_backend, backend_context
 from infermeter.export_check import (TOLERANCE, ExportCheckError, check_outputs, input_dependence, output_errors,
-                                     output_tensors, require_input_dependence)
+                                     output_tensors, require_input_dependence, tolerance_for)
 from infermeter.input_spec import EXPORT_INFO_FILE, INPUT_SPEC_FILE, ModelInputs
 from infermeter.torchscript_export import freeze_for_inference, quiet_torchscript
 
@@ -150,7 +150,7 @@ def export(model: str | torch.nn.Module, output: str | Path, *, precision: str =
                 compiled, frozen_facts = freeze_for_inference(compiled, variant_inputs, target)
                 compiled_facts |= frozen_facts
 
-        tolerance = TOLERANCE["bf16"] if backend.name in ("neuron", "neuronx") else TOLERANCE[precision]
+        tolerance, tolerance_reason = tolerance_for(precision, target, backend.name)
         with torch.no_grad(), backend_context(backend, backend_facts):
             errors = output_errors(compiled(*variant_inputs), reference, changes)
         check_outputs(built.name, precision, tolerance, errors)
@@ -163,7 +163,7 @@ def export(model: str | torch.nn.Module, output: str | Path, *, precision: str =
         info = {"model": built.name, "format": format, "precision": precision, **compiled_facts,
                 "weights": built.weights, "parameters": built.parameters, "batch_size": batch_size,
                 "batch_dynamic": dynamic, "max_rel_error": max(errors, default=0.0), "output_errors": errors,
-                "output_input_dependence": changes, "tolerance": TOLERANCE[precision],
+                "output_input_dependence": changes, "tolerance": tolerance, "tolerance_reason": tolerance_reason,
                 "exported_on": str(target), "options": built.options, "torch_version": torch.__version__,
                 "backend": backend.name, "backend_facts": backend_facts}
         path = Path(output)

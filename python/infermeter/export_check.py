@@ -15,6 +15,10 @@ import torch
 # (Inductor's fused fp16 kernels round differently). The bounds leave about
 # 1.4-2x over the worst seen.
 TOLERANCE = {"fp32": 1e-4, "fp16": 1e-1, "bf16": 2.5e-1, "mixed": 2.5e-1}
+# fp32 on a GPU whose convolutions or matrix products run in TF32 (PyTorch's
+# default for cuDNN convolutions on Ampere and later) keeps 10 mantissa bits,
+# as fp16 does: random-weight ResNet-50 in fp32 on an H200 showed 0.02.
+TF32_TOLERANCE = TOLERANCE["fp16"]
 # An output whose eager fp32 value moves by less than this (relative L2)
 # between two different inputs does not depend on the input: an error measured
 # on it says nothing about the model's arithmetic (random-weight detectors
@@ -25,6 +29,18 @@ MIN_INPUT_DEPENDENCE = 1e-6
 class ExportCheckError(ValueError):
     """The exported variant does not reproduce the eager fp32 outputs, or the
     check cannot tell because the outputs do not depend on the input."""
+
+
+def tolerance_for(precision: str, device: torch.device, backend: str) -> tuple[float, str | None]:
+    """The bound the check applies to this export, and why, when it is not
+    the precision's own."""
+    if backend in ("neuron", "neuronx"):
+        return TOLERANCE["bf16"], "neuron-cc casts fp32 matrix multiplications to bf16"
+    tf32 = torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32
+    if precision == "fp32" and device.type == "cuda" and tf32:
+        return TF32_TOLERANCE, ("TF32: torch.backends.cudnn.allow_tf32 / torch.backends.cuda.matmul.allow_tf32 let "
+                                "fp32 convolutions or matrix products run in TF32 on this GPU")
+    return TOLERANCE[precision], None
 
 
 def output_tensors(output) -> list[torch.Tensor]:

@@ -1,7 +1,7 @@
 """Sweep results as a pandas DataFrame: one row per point (its newest record),
-with throughput, latency percentiles and, where the instance is known, cost:
-by default the share of the instance the run held (one GPU of a p4d.24xlarge
-is 1/8 of its price), or whole instances with pricing="instance"."""
+with throughput, latency percentiles, the load and, where the instance is
+known, cost: by default the share of the instance the run held (one GPU of a
+p4d.24xlarge is 1/8 of its price), or whole instances with pricing="instance"."""
 
 from __future__ import annotations
 
@@ -13,10 +13,17 @@ import pandas as pd
 from infermeter.cost import PRICINGS, cost_per_million, devices_used, load_catalog
 from infermeter.reporters import DEFAULT_RUNNER
 from infermeter.result import Result
+from infermeter.sweep.grid import Point
 from infermeter.sweep.store import ResultsFile, results_path
 
-POINT_COLUMNS = ["model", "variant", "runner", "precision", "batch_size", "threads"]
+# What was measured, and how requests arrived ("closed", "open 500/s", "find-rate"): a point of a sweep.
+SETUP_COLUMNS = ["model", "variant", "runner", "precision", "batch_size", "threads"]
+POINT_COLUMNS = SETUP_COLUMNS + ["load_point"]
 WHOLE = "whole instance"
+NUMBER_COLUMNS = ("inferences_per_s", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "launch_p50_ms",
+                  "cost_per_million", "offered_rate", "achieved_rate", "sla_rate", "sla_inferences_per_s",
+                  "throughput_lo", "throughput_hi", "repeat_cv")
+OTHER_COLUMNS = ("device_name", "weights", "sustained", "converged", "launch_bound", "rate_search")
 
 
 def _model_label(model: str) -> str:
@@ -33,14 +40,38 @@ def _priced(row: dict, record: dict, catalog, pricing: str) -> dict:
             "share_price_per_hour": row["price_per_hour"] * fraction}
 
 
+def _measurement_facts(doc: dict) -> dict:
+    """The open loop's rates, the find-rate answer, the throughput interval,
+    the run-to-run CV and the statistical stop, as the document states them."""
+    m = doc["measurement"]
+    load = m.get("load") or {}
+    search = doc.get("rate_search")
+    interval = m.get("throughput_ci") or {}
+    stop = (m.get("stop") or {}).get("rule") or {}
+    facts = {"offered_rate": load.get("offered_rate_per_s", math.nan),
+             "achieved_rate": load.get("achieved_rate_per_s", math.nan), "sustained": load.get("sustained"),
+             "rate_search": search,
+             "throughput_lo": interval.get("lo_inferences_per_s", math.nan),
+             "throughput_hi": interval.get("hi_inferences_per_s", math.nan),
+             "repeat_cv": doc["repeats"]["inferences_per_s"]["cv"] if doc.get("repeats") else math.nan,
+             "converged": stop.get("converged") if stop.get("rule") == "ci" else None,
+             "launch_bound": (m.get("launch_bound") or {}).get("launch_bound")}
+    if search:
+        facts |= {"sla_rate": search["best_rate_per_s"], "sla_inferences_per_s": search["best_inferences_per_s"]}
+    return {k: math.nan if v is None and k in NUMBER_COLUMNS else v for k, v in facts.items()}
+
+
 def _row(record: dict, source: Path, catalog, pricing: str) -> dict:
     p = record["point"]
+    point = Point.from_dict(p)
     row = {"source": str(source), "sweep": record["sweep"]["name"], "key": record["key"],
            "series": record["series"], "status": record["status"], "error": record["error"],
            "model": _model_label(p["model"]), "variant": " ".join(f"{k} {v}" for k, v in sorted(p["variant"].items())),
            "runner": p.get("runner") or DEFAULT_RUNNER, "precision": p["precision"], "batch_size": p["batch_size"],
-           "threads": p["threads"], "instance": record.get("instance"), "device": record["sweep"]["settings"]["device"],
-           "sla": record["sweep"]["settings"].get("sla"), "result": None}
+           "threads": p["threads"], "load": "open" if point.open_loop else "closed", "load_point": point.load_label,
+           "find_rate": point.find_rate, "instance": record.get("instance"),
+           "device": record["sweep"]["settings"]["device"], "sla": record["sweep"]["settings"].get("sla"),
+           "result": None}
     row["price_per_hour"] = catalog.price(row["instance"]) if row["instance"] else math.nan
     row |= _priced(row, record, catalog, pricing)
     if record["status"] != "ok":
@@ -51,10 +82,10 @@ def _row(record: dict, source: Path, catalog, pricing: str) -> dict:
         row["precision"] = export["precision"]
     row |= {"result": result, "runner": result.config.get("runner") or row["runner"],
             "device_name": result.environment.get("device_name"), "weights": export.get("weights"),
-            "inferences_per_s": result.inferences_per_s}
+            "inferences_per_s": result.inferences_per_s} | _measurement_facts(record["result"])
     # A run that measured no request (it stopped first) has no latencies and no cost.
     if record["result"]["latency"]["host"] is not None:
-        lat = result.latency
+        lat = result.response_latency or result.latency  # what the load's clients saw
         row |= {"mean_ms": lat.mean, "p50_ms": lat.p50, "p90_ms": lat.p90, "p95_ms": lat.p95, "p99_ms": lat.p99,
                 "launch_p50_ms": result.launch_latency.p50 if result.launch_latency else math.nan}
     price = row["share_price_per_hour"]
@@ -68,7 +99,21 @@ def load_results(*paths: str | Path, prices: tuple[str | Path, ...] = (), pricin
     `prices`: price files that override the shipped catalog. `pricing`:
     "share" prices each point by the share of its instance the run held
     (`priced_as` says which, e.g. "1 of 8 GPUs"; see cost.devices_used),
-    "instance" by the whole instance."""
+    "instance" by the whole instance.
+
+    Latency columns (mean_ms, p50_ms ... p99_ms) are host latency in a closed
+    loop and, for open-loop rows (load "open"), response time: from when each
+    request was due, so queueing shows. A percentile the sample count cannot
+    support is NaN. launch_p50_ms is the GPU launch time either way.
+    Load: `load` ("closed"/"open"), `load_point` (the point's own: "closed",
+    "open 500/s", "find-rate"), `offered_rate` / `achieved_rate` (requests/s)
+    and `sustained` for the open loop; for a find-rate point `sla_rate`, the
+    highest rate meeting the SLA (NaN when none did), `sla_inferences_per_s`
+    (that x batch) and the search in `rate_search`. `throughput_lo` /
+    `throughput_hi`: the run's 95% throughput interval; `repeat_cv`: the CV of
+    throughput across repeats; `converged`: whether a statistical stop
+    converged (None without one); `launch_bound`: a GPU point whose kernel
+    launches bound it."""
     if not paths:
         raise ValueError("give at least one results file or sweep folder")
     if pricing not in PRICINGS:
@@ -81,16 +126,33 @@ def load_results(*paths: str | Path, prices: tuple[str | Path, ...] = (), pricin
             raise ValueError(f"no sweep results at {given} (looked for {path})")
         rows += [_row(r, path, catalog, pricing) for r in ResultsFile(path).latest().values()]
     frame = pd.DataFrame(rows)
-    for column in ("inferences_per_s", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "launch_p50_ms",
-                   "cost_per_million",
-                   "device_name", "weights"):
+    for column in NUMBER_COLUMNS + OTHER_COLUMNS:
         if column not in frame:
-            frame[column] = math.nan
+            frame[column] = math.nan if column in NUMBER_COLUMNS else None
     return frame
 
 
 def measured(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["status"] == "ok"]
+
+
+def capacity_points(frame: pd.DataFrame) -> pd.DataFrame:
+    """Measured points whose throughput is a capacity, to draw against batch
+    size: closed-loop peaks and find-rate answers. An open loop at a chosen
+    rate serves that rate, whatever the batch size."""
+    ok = measured(frame)
+    return ok[(ok["load"] == "closed") | ok["sla_rate"].notna()]
+
+
+def curve_label(row) -> str:
+    """The series of a capacity point: find-rate answers apart from closed-loop peaks."""
+    return series_label(row) + (f" highest rate within {row['sla']}" if row["find_rate"] else "")
+
+
+def informative(column: pd.Series) -> bool:
+    """Whether a column says something: a value somewhere, and for the load
+    something other than the closed loop every point had before open loops."""
+    return bool(column.notna().any()) and not (column.name == "load_point" and (column == "closed").all())
 
 
 def series_label(row) -> str:

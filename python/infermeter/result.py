@@ -29,12 +29,14 @@ class LatencySummary:
     p99: float
     p99_9: float
     max: float
+    saturated: int = 0  # samples above the histogram's hour, counted at an hour
 
     @classmethod
     def from_doc(cls, doc: dict) -> "LatencySummary":
         # A percentile the sample count cannot support is stored as null and read as NaN.
-        return cls(count=doc["count"], **{k: math.nan if doc.get(f"{k}_ns") is None else doc[f"{k}_ns"] / 1e6
-                                          for k in ("mean", "stddev", "min", *PERCENTILES, "max")})
+        return cls(count=doc["count"], saturated=doc.get("saturated", 0),
+                   **{k: math.nan if doc.get(f"{k}_ns") is None else doc[f"{k}_ns"] / 1e6
+                      for k in ("mean", "stddev", "min", *PERCENTILES, "max")})
 
 
 class Result:
@@ -74,6 +76,11 @@ class Result:
         None when no request was measured (see `outcome`)."""
         doc = self._doc["latency"]["host"]
         return LatencySummary.from_doc(doc) if doc else None
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a reader must know to trust the figures (e.g. CPU threads contending)."""
+        return self._doc.get("warnings") or []
 
     @property
     def outcome(self) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from infermeter.analysis import knees
-from infermeter.frame import WHOLE, measured, series_label
+from infermeter.frame import WHOLE, capacity_points, curve_label, measured
 from infermeter.report.plots import figures
 from infermeter.report.table import failures, summary_table
 from infermeter.reporters import FILE_REPORTERS, ReportData, TerminalReporter
@@ -27,7 +27,8 @@ class Report:
 
 def chosen_points(frame: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:
     """The points whose latency distribution and timeline are drawn: the given
-    keys, else each series' knee (or its best throughput without a knee)."""
+    keys (any measured point), else each capacity series' knee (or its best
+    throughput without a knee)."""
     ok = measured(frame)
     if keys:
         missing = set(keys) - set(ok["key"])
@@ -36,7 +37,10 @@ def chosen_points(frame: pd.DataFrame, keys: list[str] | None = None) -> pd.Data
         return ok[ok["key"].isin(keys)]
     rows = []
     knee_of = knees(frame)
-    for label, group in ok.groupby(ok.apply(series_label, axis=1), sort=False):
+    capacity = capacity_points(frame)
+    if capacity.empty:
+        return capacity
+    for label, group in capacity.groupby(capacity.apply(curve_label, axis=1), sort=False):
         knee = knee_of.get(label)
         pick = group[group["batch_size"] == knee] if knee is not None else group.nlargest(1, "inferences_per_s")
         rows.append(pick.iloc[0])

@@ -1,20 +1,18 @@
 """The report's figures, drawn with matplotlib off-screen; each comes back
-as PNG bytes with its title."""
+as PNG bytes with its title. The figures against batch size draw capacities
+(closed-loop peaks, find-rate answers); open-loop runs at chosen rates have
+their own figure (load_plot)."""
 
 from __future__ import annotations
 
-import io
+import numpy as np
+import pandas as pd
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from infermeter.analysis import knee_batch  # noqa: E402
-from infermeter.frame import measured, series_label  # noqa: E402
-from infermeter.units import duration_unit  # noqa: E402
+from infermeter.analysis import knee_batch
+from infermeter.frame import capacity_points, curve_label, series_label
+from infermeter.report.canvas import finished, new_figure
+from infermeter.report.load_plot import latency_vs_load, load_figure
+from infermeter.units import duration_unit
 
 PERCENTILES = np.array([0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99])
 # Completions per plotted point of throughput over time: a count of n varies by
@@ -22,28 +20,14 @@ PERCENTILES = np.array([0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99])
 MIN_COMPLETIONS = 30
 
 
-def _finished(fig, ax, xlabel: str, ylabel: str) -> bytes:
-    """Labels, grid and legend as every figure has them, as PNG bytes."""
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def _series(frame: pd.DataFrame):
-    ok = measured(frame)
-    for label, group in ok.groupby(ok.apply(series_label, axis=1), sort=False):
+def _series(capacity: pd.DataFrame):
+    for label, group in capacity.groupby(capacity.apply(curve_label, axis=1), sort=False):
         yield label, group.sort_values("batch_size")
 
 
-def _per_batch(frame: pd.DataFrame, column: str, ylabel: str, mark_knee: bool = False, scale: float = 1.0) -> bytes:
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for label, g in _series(frame):
+def _per_batch(capacity: pd.DataFrame, column: str, ylabel: str, mark_knee: bool = False, scale: float = 1.0) -> bytes:
+    fig, ax = new_figure()
+    for label, g in _series(capacity):
         if g[column].isna().all():
             continue
         (line,) = ax.plot(g["batch_size"], g[column] / scale, marker="o", label=label)
@@ -52,40 +36,46 @@ def _per_batch(frame: pd.DataFrame, column: str, ylabel: str, mark_knee: bool = 
             y = g.loc[g["batch_size"] == knee, column].iloc[0] / scale
             ax.plot([knee], [y], marker="*", markersize=16, color=line.get_color(), linestyle="none")
             ax.annotate(f"knee: batch {knee}", (knee, y), textcoords="offset points", xytext=(6, -14), fontsize=8)
-    batches = sorted(measured(frame)["batch_size"].unique())
+    batches = sorted(capacity["batch_size"].unique())
     ax.set_xscale("log", base=2)
     ax.set_xticks(batches, [str(b) for b in batches])
     ax.minorticks_off()
-    return _finished(fig, ax, "batch size", ylabel)
+    return finished(fig, ax, "batch size", ylabel)
 
 
 def _latency_scale(frame: pd.DataFrame, column: str) -> tuple[str, float]:
     """(unit, divisor from ms) for an axis of the column's latencies."""
-    slowest = measured(frame)[column].max()
+    slowest = frame[column].max()
     if pd.isna(slowest):
         return "ms", 1.0
     unit, scale_ns = duration_unit(float(slowest) * 1e6)
     return unit, scale_ns / 1e6
 
 
-def throughput_vs_latency(frame: pd.DataFrame) -> bytes:
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    unit, scale = _latency_scale(frame, "p95_ms")
-    for label, g in _series(frame):
+def throughput_vs_latency(capacity: pd.DataFrame) -> bytes:
+    fig, ax = new_figure()
+    unit, scale = _latency_scale(capacity, "p95_ms")
+    for label, g in _series(capacity):
         ax.plot(g["p95_ms"] / scale, g["inferences_per_s"], marker="o", label=label)
         for _, row in g.iterrows():
             ax.annotate(f"b{row['batch_size']}", (row["p95_ms"] / scale, row["inferences_per_s"]), fontsize=7,
                         textcoords="offset points", xytext=(4, 4))
-    return _finished(fig, ax, f"p95 latency ({unit})", "inferences/s")
+    return finished(fig, ax, f"p95 latency ({unit})", "inferences/s")
+
+
+def _point_label(row) -> str:
+    return f"{series_label(row)} b{row['batch_size']}" + ("" if row["load"] == "closed" else f" {row['load_point']}")
 
 
 def latency_distribution(chosen: pd.DataFrame) -> bytes:
     """Latency by percentile on HdrHistogram's usual axis, 1 / (1 - p), in
-    the unit that suits the slowest point drawn."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    the unit that suits the slowest point drawn: response time for an
+    open-loop point, host latency for a closed-loop one."""
+    fig, ax = new_figure()
     x = 1.0 / (1.0 - PERCENTILES / 100.0)
-    curves = [(f"{series_label(row)} b{row['batch_size']}",
-               np.array([row["result"].histogram.get_value_at_percentile(p) for p in PERCENTILES], dtype=float))
+    curves = [(_point_label(row),
+               np.array([(row["result"].response_histogram or row["result"].histogram).get_value_at_percentile(p)
+                         for p in PERCENTILES], dtype=float))
               for _, row in chosen.iterrows()]
     unit, scale = duration_unit(max(float(ns.max()) for _, ns in curves))
     for label, ns in curves:
@@ -93,7 +83,7 @@ def latency_distribution(chosen: pd.DataFrame) -> bytes:
     ax.set_xscale("log")
     ax.set_xticks(x, [f"{p:g}%" for p in PERCENTILES], fontsize=7)
     ax.minorticks_off()
-    return _finished(fig, ax, "percentile", f"latency ({unit})")
+    return finished(fig, ax, "percentile", f"latency ({unit})")
 
 
 def throughput_timeline(completions, window_s: float, batch_size: int,
@@ -113,28 +103,35 @@ def throughput_timeline(completions, window_s: float, batch_size: int,
 
 
 def throughput_over_time(chosen: pd.DataFrame) -> bytes:
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = new_figure()
     for _, row in chosen.iterrows():
         r = row["result"]
         t, rate = throughput_timeline(r.completions, r.window_s, row["batch_size"])
-        ax.plot(t, rate, marker=".", label=f"{series_label(row)} b{row['batch_size']}")
+        ax.plot(t, rate, marker=".", label=_point_label(row))
     ax.set_ylim(bottom=0)
-    return _finished(fig, ax, f"time since measuring began (s; about {MIN_COMPLETIONS} requests a point)",
+    return finished(fig, ax, f"time since measuring began (s; about {MIN_COMPLETIONS} requests a point)",
                      "inferences/s")
 
 
 def figures(frame: pd.DataFrame, chosen: pd.DataFrame) -> list[tuple[str, str, bytes]]:
     """(file stem, title, PNG) of every figure the data allows."""
-    unit, scale = _latency_scale(frame, "p95_ms")
-    out = [("throughput_vs_latency", "Throughput against p95 latency (each point a batch size)",
-            throughput_vs_latency(frame)),
-           ("throughput_vs_batch", "Throughput against batch size, knee marked",
-            _per_batch(frame, "inferences_per_s", "inferences/s", mark_knee=True)),
-           ("latency_vs_batch", "p95 latency against batch size",
-            _per_batch(frame, "p95_ms", f"p95 latency ({unit})", scale=scale))]
-    if measured(frame)["cost_per_million"].notna().any():
-        out.append(("cost_vs_batch", "Cost per million inferences against batch size (priced as in the table)",
-                    _per_batch(frame, "cost_per_million", "$ per million inferences")))
+    out = []
+    capacity = capacity_points(frame)
+    if not capacity.empty:
+        unit, scale = _latency_scale(capacity, "p95_ms")
+        out += [("throughput_vs_latency", "Throughput against p95 latency (each point a batch size)",
+                 throughput_vs_latency(capacity)),
+                ("throughput_vs_batch", "Throughput against batch size, knee marked",
+                 _per_batch(capacity, "inferences_per_s", "inferences/s", mark_knee=True)),
+                ("latency_vs_batch", "p95 latency against batch size",
+                 _per_batch(capacity, "p95_ms", f"p95 latency ({unit})", scale=scale))]
+        if capacity["cost_per_million"].notna().any():
+            out.append(("cost_vs_batch", "Cost per million inferences against batch size (priced as in the table)",
+                        _per_batch(capacity, "cost_per_million", "$ per million inferences")))
+    load = load_figure(frame)
+    if load.curves:
+        out.append(("latency_vs_load", f"Latency against offered load: response {load.percentile_label} at each "
+                    "offered rate (open loop), closed-loop points at 100% load", latency_vs_load(load)))
     if not chosen.empty:
         out += [("latency_distribution", "Latency percentile distribution of the chosen points",
                  latency_distribution(chosen)),

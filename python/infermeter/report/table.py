@@ -7,45 +7,55 @@ import re
 
 import pandas as pd
 
-from infermeter.frame import POINT_COLUMNS, measured
+from infermeter.frame import POINT_COLUMNS, SETUP_COLUMNS, informative, measured
 from infermeter.units import format_duration_ms
 
 HEADERS = {"instance": "instance", "model": "model", "variant": "variant", "runner": "runner",
-           "precision": "precision", "batch_size": "batch", "threads": "threads", "inferences_per_s": "inferences/s",
-           "p50_ms": "p50 ms", "p95_ms": "p95 ms", "launch_p50_ms": "launch p50 ms", "cost_per_million": "$/1M",
-           "priced_as": "priced as", "benefit": "cost vs baseline", "weights": "weights"}
+           "precision": "precision", "batch_size": "batch", "threads": "threads", "load_point": "load",
+           "offered_rate": "offered /s", "achieved_rate": "achieved /s", "sustained": "sustained",
+           "inferences_per_s": "inferences/s", "throughput_lo": "inf/s lo", "throughput_hi": "inf/s hi",
+           "repeat_cv": "run CV", "converged": "converged", "sla_inferences_per_s": "inf/s within SLA",
+           "p50_ms": "p50 ms", "p95_ms": "p95 ms", "launch_p50_ms": "launch p50 ms", "launch_bound": "launch-bound",
+           "cost_per_million": "$/1M", "priced_as": "priced as", "benefit": "cost vs baseline", "weights": "weights"}
 # Latency columns ("p95 ms", "p95 ms A" in compare's table) hold milliseconds.
 LATENCY_COLUMN = re.compile(r"^(?P<name>.+) ms(?P<side> [AB])?$")
-NUMBER_FORMATS = {"inferences/s": "{:.1f}", "$/1M": "{:.5g}", "cost vs baseline": "{:.3f}", "cost B/A": "{:.3f}"}
+NUMBER_FORMATS = {"inferences/s": "{:.1f}", "inf/s lo": "{:.1f}", "inf/s hi": "{:.1f}", "inf/s within SLA": "{:.1f}",
+                  "offered /s": "{:.1f}", "achieved /s": "{:.1f}", "run CV": "{:.1%}", "$/1M": "{:.5g}",
+                  "cost vs baseline": "{:.3f}", "cost B/A": "{:.3f}"}
+YES_NO = ("sustained", "converged", "launch-bound")
+# Within a setup: the closed loop, then rates ascending, then the rate search.
+ORDER = ["model", "variant", "runner", "precision", "batch_size", "threads", "find_rate", "offered_rate"]
 
 
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per measured point. Latencies are response time for open-loop
+    points (see frame.load_results). Columns with nothing to show (no
+    instance, no price, no GPU launch time, no open loop, no repeats) are
+    left out."""
     ok = measured(frame).copy()
     sources = list(dict.fromkeys(ok["source"]))
     if len(sources) > 1:
         baseline = ok[ok["source"] == sources[0]].set_index(POINT_COLUMNS)["cost_per_million"]
         ok["benefit"] = [row.cost_per_million / baseline.get(tuple(row[c] for c in POINT_COLUMNS), float("nan"))
                          for _, row in ok.iterrows()]
-    # Columns with nothing to show (no instance, no price, no GPU launch time) are left out.
-    columns = [c for c in HEADERS if c in ok and (c in POINT_COLUMNS or ok[c].notna().any())]
-    table = ok[columns].rename(columns=HEADERS)
-    return table.sort_values([HEADERS[c] for c in ("model", "variant", "runner", "precision", "batch_size", "threads")
-                              if HEADERS[c] in table], ignore_index=True, kind="stable")
+    ok = ok.sort_values(ORDER, kind="stable", na_position="first")
+    columns = [c for c in HEADERS if c in ok and (c in SETUP_COLUMNS or informative(ok[c]))]
+    return ok[columns].rename(columns=HEADERS).reset_index(drop=True)
 
 
 def failures(frame: pd.DataFrame) -> pd.DataFrame:
     bad = frame[frame["status"] != "ok"]
-    shown = bad[["model", "variant", "runner", "precision", "batch_size", "threads", "status", "error"]].rename(
-        columns={"batch_size": "batch"})
+    shown = bad[["model", "variant", "runner", "precision", "batch_size", "threads", "load_point", "status",
+                 "error"]].rename(columns={"batch_size": "batch", "load_point": "load"})
     # The full message stays in the results file.
     return shown.assign(error=shown["error"].map(lambda e: e if len(e) <= 160 else e[:157] + "..."))
 
 
 def formatted(table: pd.DataFrame) -> pd.DataFrame:
     """Numbers as they are read: latencies with three significant digits in
-    their own unit (the column loses its "ms"), throughput to 0.1, cost to 5
-    significant digits, ratios to 0.001. Works on the summary table and on
-    compare's table."""
+    their own unit (the column loses its "ms"), throughput and rates to 0.1,
+    CV in percent, cost to 5 significant digits, ratios to 0.001, flags as
+    yes/no. Works on the summary table and on compare's table."""
     out = table.copy()
     renamed = {}
     for column in out.columns:
@@ -57,4 +67,6 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
         base = re.sub(r" [AB]$", "", str(column))
         if base in NUMBER_FORMATS:
             out[column] = out[column].map(lambda v, f=NUMBER_FORMATS[base]: "" if pd.isna(v) else f.format(v))
+        elif base in YES_NO:
+            out[column] = out[column].map(lambda v: "" if v is None or pd.isna(v) else "yes" if v else "no")
     return out.rename(columns=renamed)

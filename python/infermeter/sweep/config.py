@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError,
+                      field_validator, model_validator)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from infermeter import zoo
 from infermeter.backends import BACKENDS, COMPILING, BackendConfig, EiaOptions, as_backend
@@ -28,6 +30,18 @@ Positives = Annotated[list[Annotated[int, Field(gt=0, strict=True)]], BeforeVali
 Precisions = Annotated[list[Precision], BeforeValidator(_as_list), Field(min_length=1)]
 RUNNERS = ("torchscript", "cuda-graph", "aoti")
 Runners = Annotated[list[Literal[RUNNERS]], BeforeValidator(_as_list), Field(min_length=1)]
+
+
+def _distinct(rates: list[float]) -> list[float]:
+    repeated = sorted({r for r in rates if rates.count(r) > 1})
+    if repeated:
+        raise ValueError(f"rate {repeated[0]:g} is given twice")
+    return rates
+
+
+# Open-loop arrival rates, requests/s.
+Rates = Annotated[list[Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]], BeforeValidator(_as_list),
+                  Field(min_length=1), AfterValidator(_distinct)]
 
 
 class ConfigError(ValueError):
@@ -52,12 +66,19 @@ class ModelConfig(_Strict):
     threads: Positives | None = None
     precisions: Precisions | None = None
     runners: Runners | None = None
+    # This model's own open-loop load: giving either replaces the sweep's rates and find_rate for it.
+    rates: Rates | None = None
+    find_rate: StrictBool | None = None
     method: Literal["trace", "script"] = "trace"
     freeze: bool = True  # TorchScript exports are frozen, as deployments ship them
 
     @property
     def is_file(self) -> bool:
         return self.name.endswith((".pt", ".pth", ".ts", ".pt2"))
+
+    @property
+    def sets_load(self) -> bool:
+        return self.rates is not None or self.find_rate is not None
 
     @model_validator(mode="after")
     def _known_model(self):
@@ -97,6 +118,62 @@ class SweepConfig(_Strict):
     # What runs each point: torchscript and cuda-graph measure the TorchScript
     # export; aoti an AOTInductor package compiled for the device.
     runners: Runners = ["torchscript"]
+    # How requests arrive: closed (each client sends its next request when the
+    # last returns) or open, at each of `rates` requests/s, or at the highest
+    # rate meeting `sla` that `find_rate` searches (each step at least `duration`).
+    load: Literal["closed", "open"] = "closed"
+    arrival: Literal["poisson", "constant"] = "poisson"
+    rates: Rates | None = None
+    find_rate: StrictBool = False
+    # Statistical stop: measure until throughput and the ci_percentile latency
+    # are known to +-ci (at least min_duration s; `duration` is then the most).
+    ci: float | None = Field(None, gt=0, lt=1)
+    ci_percentile: float = Field(99.0, gt=0, lt=100)
+    min_duration: float = Field(1.0, gt=0)
+    repeat: int = Field(1, ge=1, strict=True)  # independent runs per point; the median-throughput one is reported
+
+    def load_of(self, m: ModelConfig) -> tuple[list[float] | None, bool]:
+        """The rates and find_rate that apply to model `m`: its own when it
+        gives either, else the sweep's."""
+        return (m.rates, bool(m.find_rate)) if m.sets_load else (self.rates, self.find_rate)
+
+    @model_validator(mode="after")
+    def _load_is_complete(self):
+        problems = []
+
+        def check(rates, find, where: tuple) -> None:
+            if rates is not None and find:
+                problems.append((where + ("rates",), "rates and find_rate: true are both given: give rates to measure "
+                                                     "those, or find_rate to search the highest rate meeting the sla"))
+            elif self.load == "closed" and rates is not None:
+                problems.append((where + ("rates",), "rates are open-loop arrival rates: they need load: open"))
+            elif self.load == "closed" and find:
+                problems.append((where + ("find_rate",), "find_rate searches open-loop rates: it needs load: open"))
+            elif find and self.sla is None:
+                problems.append((where + ("find_rate",), "find_rate needs the sweep's sla (e.g. sla: p99<15ms): it "
+                                                         "searches the highest rate meeting it"))
+            elif find and self.ci is not None:
+                problems.append((("ci",), "find_rate chooses the length of each of its runs: ci applies to closed-loop "
+                                          "and rates points only"))
+
+        check(self.rates, self.find_rate, ())
+        for i, m in enumerate(self.models):
+            if m.sets_load:
+                check(*self.load_of(m), ("models", i))
+        if self.load == "open":
+            unloaded = [i for i, m in enumerate(self.models) if self.load_of(m) == (None, False)]
+            if unloaded and self.rates is None and not self.find_rate:
+                problems.append((("load",), "open needs rates (requests/s) or find_rate: true, for the sweep or for "
+                                            "each model"))
+            else:
+                problems += [(("models", i), "with load: open, this model needs rates or find_rate: true")
+                             for i in unloaded]
+        if problems:
+            # Raised whole so that each problem keeps its own key (`models[1].rates`), as field errors do.
+            raise ValidationError.from_exception_data("SweepConfig", [
+                InitErrorDetails(type=PydanticCustomError("sweep_load", message), loc=loc, input=None)
+                for loc, message in dict(problems).items()])
+        return self
 
     @model_validator(mode="after")
     def _backend_fits_device(self):

@@ -1,10 +1,13 @@
 """The points of a sweep: every combination of model variant, precision,
-client threads and batch size, in a fixed order with a stable key each."""
+client threads, batch size and, in an open loop, arrival rate, in a fixed
+order with a stable key each."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from itertools import product
+
+import numpy as np
 
 from infermeter.sweep.config import ModelConfig, SweepConfig
 
@@ -21,11 +24,18 @@ class Point:
     threads: int
     entry: int = 0  # which of the config's `models` it comes from; not part of the key
     runner: str = DEFAULT_RUNNER
+    rate: float | None = None  # open loop at this many requests/s; None: closed loop, or a rate search
+    find_rate: bool = False  # open loop at the highest rate meeting the sweep's SLA, searched
+
+    @property
+    def open_loop(self) -> bool:
+        return self.rate is not None or self.find_rate
 
     @property
     def series(self) -> str:
-        """The point's key without its batch size: OOM at one batch size
-        skips the larger ones of the same series. The runner is named when it
+        """The point's key without its batch size and load: OOM at one batch
+        size skips the larger ones of the same series, at every rate (and the
+        same batch at other rates). The runner is named when it
         is not the default, so keys of sweeps that predate runners stay valid."""
         variant = ",".join(f"{k}={v}" for k, v in self.variant)
         runner = "" if self.runner == DEFAULT_RUNNER else f"|{self.runner}"
@@ -33,7 +43,17 @@ class Point:
 
     @property
     def key(self) -> str:
-        return f"{self.series}|b{self.batch_size}"
+        """The series and batch size; an open-loop point adds its load
+        (`|r500`, `|find-rate`), so closed-loop keys stay as they always were."""
+        load = f"|r{format_rate(self.rate)}" if self.rate is not None else "|find-rate" if self.find_rate else ""
+        return f"{self.series}|b{self.batch_size}{load}"
+
+    @property
+    def load_label(self) -> str:
+        """How requests arrive: "closed", "open 500/s" or "find-rate"."""
+        if self.rate is not None:
+            return f"open {format_rate(self.rate)}/s"
+        return "find-rate" if self.find_rate else "closed"
 
     @property
     def variant_label(self) -> str:
@@ -45,7 +65,13 @@ class Point:
     @classmethod
     def from_dict(cls, doc: dict) -> "Point":
         return cls(doc["model"], tuple(sorted(doc["variant"].items())), doc["precision"], doc["batch_size"],
-                   doc["threads"], doc.get("entry", 0), doc.get("runner", DEFAULT_RUNNER))
+                   doc["threads"], doc.get("entry", 0), doc.get("runner", DEFAULT_RUNNER), doc.get("rate"),
+                   doc.get("find_rate", False))
+
+
+def format_rate(rate: float) -> str:
+    """A rate as its shortest exact decimal: 500, 1250.5."""
+    return np.format_float_positional(rate, trim="-")
 
 
 def _variants(m: ModelConfig) -> list[tuple[tuple[str, int], ...]]:
@@ -54,17 +80,23 @@ def _variants(m: ModelConfig) -> list[tuple[tuple[str, int], ...]]:
     return [tuple(sorted(combo)) for combo in product(*axes)]
 
 
+def _loads(config: SweepConfig, m: ModelConfig) -> list[tuple[float | None, bool]]:
+    """(rate, find_rate) of each point of a batch size, ascending rates."""
+    rates, find = config.load_of(m)
+    return [(None, True)] if find else [(r, False) for r in sorted(rates)] if rates else [(None, False)]
+
+
 def expand(config: SweepConfig) -> list[Point]:
     """Model by model, then variant, precision, runner, threads; batch sizes
-    innermost and ascending, so that an out-of-memory batch is met before
-    larger ones."""
+    ascending, so that an out-of-memory batch is met before larger ones;
+    rates innermost."""
     points = []
     for entry, m in enumerate(config.models):
         precisions = [AS_EXPORTED] if m.is_file else (m.precisions or config.precisions)
         for variant, precision, runner, threads in product(_variants(m), precisions, m.runners or config.runners,
                                                            sorted(m.threads or config.threads)):
-            for batch in sorted(m.batch_sizes or config.batch_sizes):
-                points.append(Point(m.name, variant, precision, batch, threads, entry, runner))
+            for batch, (rate, find) in product(sorted(m.batch_sizes or config.batch_sizes), _loads(config, m)):
+                points.append(Point(m.name, variant, precision, batch, threads, entry, runner, rate, find))
     keys = [p.key for p in points]
     if len(set(keys)) != len(keys):
         raise ValueError(f"sweep {config.name!r} lists the same point twice; check for repeated models")

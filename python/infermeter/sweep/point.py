@@ -1,5 +1,7 @@
 """Measures one point of a sweep and turns any outcome into a record: a
-result, an out-of-memory, or a failure with its message."""
+result, an out-of-memory, or a failure with its message. A point runs in a
+closed loop, in an open loop at its rate, or as a search for the highest rate
+meeting the sweep's SLA."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import torch
 from infermeter import _native
 from infermeter.bench import benchmark
 from infermeter.export import export
+from infermeter.find_rate import find_rate
 from infermeter.sweep.config import SweepConfig
 from infermeter.sweep.grid import Point
 from infermeter.sweep.store import RECORD_SCHEMA
@@ -77,6 +80,24 @@ def skipped_record(config: SweepConfig, point: Point, instance: str | None, oom_
     return new_record(config, point, instance, "skipped", f"not run: batch {oom_batch} of this series ran out of memory")
 
 
+def _result_doc(config: SweepConfig, point: Point, path: Path) -> dict:
+    """The point's result document. A find-rate point's is its search's best
+    step (or, when no rate met the SLA, its lowest-rate step), with the whole
+    search under "rate_search"."""
+    options = {"batch_size": point.batch_size, "device": config.device, "runner": point.runner,
+               "replicas": config.replicas, "calibrate": False, "backend": config.backend_config(),
+               "repeat": config.repeat}
+    if point.find_rate:
+        # Each step measures at least the sweep's duration, longer when its percentile needs more samples.
+        search = find_rate(path, sla=config.sla, threads=point.threads, arrival=config.arrival, warmup=config.warmup,
+                           seed=config.seed, min_step_s=config.duration, **options)
+        shown = search.best or min(search.steps, key=lambda s: s.offered_rate_per_s)
+        return shown.result.to_dict() | {"rate_search": search.to_dict()}
+    return benchmark(path, threads=point.threads, warmup=config.warmup, duration=config.duration, seed=config.seed,
+                     rate=point.rate, arrival=config.arrival, ci=config.ci, ci_percentile=config.ci_percentile,
+                     min_duration=config.min_duration, **options).to_dict()
+
+
 def measure_point(config: SweepConfig, point: Point, model_dir: Path, instance: str | None) -> dict:
     """Exports (when needed) and measures `point`. Never raises for a problem
     of the point itself; KeyboardInterrupt passes through."""
@@ -84,11 +105,7 @@ def measure_point(config: SweepConfig, point: Point, model_dir: Path, instance: 
         "started_at": time.time(), "worker": {"host": socket.gethostname(), "pid": os.getpid(),
                                               "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}}
     try:
-        path = _exported_model(config, point, model_dir)
-        result = benchmark(path, batch_size=point.batch_size, threads=point.threads, device=config.device,
-                           runner=point.runner, replicas=config.replicas, warmup=config.warmup, duration=config.duration,
-                           seed=config.seed, calibrate=False, backend=config.backend_config())
-        record["result"] = result.to_dict()
+        record["result"] = _result_doc(config, point, _exported_model(config, point, model_dir))
     except OUT_OF_MEMORY as e:
         record |= {"status": "oom", "error": str(e).strip().splitlines()[0]}
     except (KeyboardInterrupt, SystemExit):

@@ -34,7 +34,8 @@ class SweepOutcome:
 
 class OutOfMemoryTracker:
     """Remembers the smallest batch size that ran out of memory in each series;
-    larger ones of that series are not tried."""
+    that batch at other rates and larger batches of that series are not tried
+    (memory does not depend on the arrival rate)."""
 
     def __init__(self):
         self.smallest: dict[str, int] = {}
@@ -45,16 +46,20 @@ class OutOfMemoryTracker:
             self.smallest[record["series"]] = min(batch, self.smallest.get(record["series"], batch))
 
     def skipped(self, config: SweepConfig, point: Point, instance: str | None) -> dict | None:
-        """The record of `point` when a smaller batch of its series ran out of memory, else None."""
+        """The record of `point` when a batch of its series no larger than its
+        own ran out of memory, else None. The point that ran out is never asked
+        about: it is done."""
         limit = self.smallest.get(point.series)
-        if limit is None or point.batch_size <= limit:
+        if limit is None or point.batch_size < limit:
             return None
         return skipped_record(config, point, instance, limit)
 
 
 def _label(record: dict) -> str:
     p = record["point"]
-    head = f"{Path(p['model']).name} b{p['batch_size']} t{p['threads']} {p['precision']}"
+    load = Point.from_dict(p).load_label
+    head = f"{Path(p['model']).name} b{p['batch_size']} t{p['threads']} {p['precision']}" + (
+        "" if load == "closed" else f" {load}")
     if record["status"] == "ok":
         return f"{head}: {record['result']['measurement']['inferences_per_s']:.1f} inf/s"
     return f"{head}: {record['status']}"
@@ -111,15 +116,18 @@ def run_sweep(config: SweepConfig, out_dir: str | Path, *, instance: str | None 
     model_dir = store.path.parent / "models"
     model_dir.mkdir(parents=True, exist_ok=True)
     write_description(store.path.parent, config, shard_spec)
-    bar = tqdm(total=outcome.total, initial=resumed, unit="point", desc=config.name, disable=not progress,
-               file=sys.stderr, dynamic_ncols=True)
+    # No bar at all without progress: even a disabled tqdm starts its monitor
+    # thread, which outlives the sweep.
+    bar = tqdm(total=outcome.total, initial=resumed, unit="point", desc=config.name, file=sys.stderr,
+               dynamic_ncols=True) if progress else None
 
     def finished(record: dict) -> None:
         store.append(record)
         tracker.note(record)
         outcome.statuses[record["status"]] += 1
-        bar.set_postfix_str(_label(record), refresh=False)
-        bar.update()
+        if bar is not None:
+            bar.set_postfix_str(_label(record), refresh=False)
+            bar.update()
 
     try:
         if executor == "ray":
@@ -132,5 +140,6 @@ def run_sweep(config: SweepConfig, out_dir: str | Path, *, instance: str | None 
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     return outcome

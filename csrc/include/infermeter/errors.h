@@ -1,3 +1,5 @@
+// Public: the errors the engine raises besides std::invalid_argument (a bad
+// config), and the helpers that keep torch's messages readable.
 #pragma once
 
 #include <c10/util/Exception.h>

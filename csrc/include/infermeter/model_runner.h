@@ -1,4 +1,4 @@
-// What runs the model: the interface a runner implements. The engine sees only
+// Public: what runs the model, the interface a runner implements. The engine sees only
 // ModelRunner and Replica; runners are chosen by name (runner_registry.h).
 #pragma once
 
@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "run_config.h"
+#include "infermeter/run_config.h"
 
 namespace infermeter {
 

@@ -1,6 +1,7 @@
-// What one measurement run is asked to do: the one description of a run's
-// options. The extension binds it as a class, the binary fills it from flags,
-// and validate() holds every rule, so an option is one field plus its flag.
+// Public: what one measurement run is asked to do, the one description of a
+// run's options. The extension binds it as a class, the binary fills it from
+// flags, and validate() holds every rule, so an option is one field plus its
+// flag.
 #pragma once
 
 #include <cstdint>
@@ -8,9 +9,16 @@
 #include <string>
 #include <vector>
 
-#include "input_spec.h"
-
 namespace infermeter {
+
+// A concrete input tensor handed over as raw bytes (no torch Python types
+// cross the binding, so the extension needs no libtorch_python).
+struct ExplicitInput {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::string dtype;  // float32, float16, bfloat16, int64, ...
+  std::string bytes;
+};
 
 struct RunConfig {
   std::string model_path;
