@@ -301,12 +301,18 @@ def test_corrupt_model_cli(bench_binary, capsys, models):
 @row("corrupt model (random bytes in a .pt)", "sweep", "its points recorded `failed`, the other model measured",
      "recorded message, every point recorded, threads")
 def test_corrupt_model_sweep(models, tmp_path):
-    config_path = sweep_config(tmp_path, [models["corrupt"], models["linear"]])
+    failing_model_in_a_sweep(models, tmp_path, "corrupt", "cannot load")
+
+
+def failing_model_in_a_sweep(models, tmp_path, name: str, message: str) -> None:
+    """A sweep over a failing model and a good one: the failing model's points are recorded `failed` with
+    `message`, the good one's measured, every point once, no thread left behind."""
+    config_path = sweep_config(tmp_path, [models[name], models["linear"]])
     with threads_joined():
         outcome = run_sweep(load_config(config_path), tmp_path / "out", progress=False)
     assert outcome.statuses == {"failed": 2, "ok": 2}
     done = statuses(tmp_path / "out")
-    assert all("cannot load" in done[("corrupt", b)]["error"] for b in (1, 2))
+    assert all(message in done[(name, b)]["error"] for b in (1, 2))
     assert all(done[("linear", b)]["result"]["measurement"]["requests"] > 0 for b in (1, 2))
     each_point_once(config_path, tmp_path / "out")
 
@@ -471,13 +477,7 @@ def test_model_fails_on_nth_request_binary(bench_binary, models, tmp_path):
 @row("model raises on its Nth request", "sweep", "its points recorded `failed`, the sweep goes on",
      "recorded message, every point recorded, threads")
 def test_model_fails_on_nth_request_sweep(models, tmp_path):
-    config_path = sweep_config(tmp_path, [models["nth"], models["linear"]])
-    with threads_joined():
-        outcome = run_sweep(load_config(config_path), tmp_path / "out", progress=False)
-    assert outcome.statuses == {"failed": 2, "ok": 2}
-    done = statuses(tmp_path / "out")
-    assert all("broke on purpose" in done[("nth", b)]["error"] for b in (1, 2))
-    each_point_once(config_path, tmp_path / "out")
+    failing_model_in_a_sweep(models, tmp_path, "nth", "broke on purpose")
 
 
 # -------------------------------------------------- interruptions and resume
