@@ -23,12 +23,18 @@ from pathlib import Path
 import torch
 
 import infermeter
+from infermeter import _native
 from infermeter.input_spec import INPUT_SPEC_FILE, ModelInputs
 from infermeter.zoo.registry import example_inputs
 
 MODELS = {"bert-base-squad2": {"seq_len": 128}, "resnet50": {}}
 BATCHES = (1, 8, 32)
-RUNNERS = ("torchscript", "cuda-graph", "aoti")
+RUNNERS = tuple(_native.runner_names())
+
+
+def failed_row(name: str, batch: int, runner: str, what: str, limit: str) -> tuple:
+    """A table row for a point that was not measured: every column present."""
+    return (name, batch, runner, what, "", "", "", limit, "", "", "")
 
 
 def export(name: str, options: dict, fmt: str, device: str, folder: Path) -> Path:
@@ -92,17 +98,20 @@ def main() -> int:
             except Exception as e:  # noqa: BLE001 - reported in the table; the other format goes on
                 print(f"{name}: {fmt} export failed: {type(e).__name__}: {e}", flush=True)
         for batch in BATCHES:
-            limit = graph_replay_limit(files["torchscript"], batch, args.device, args.replays)
+            # The limit replays the TorchScript export: without it, there is none to compare with.
+            limit = (graph_replay_limit(files["torchscript"], batch, args.device, args.replays)
+                     if "torchscript" in files else None)
+            shown_limit = "-" if limit is None else f"{limit:.0f}"
             for runner in RUNNERS:
                 path = files.get("aoti" if runner == "aoti" else "torchscript")
                 if path is None:
-                    rows.append((name, batch, runner, "export failed", "", "", "", f"{limit:.0f}", ""))
+                    rows.append(failed_row(name, batch, runner, "export failed", shown_limit))
                     continue
                 try:
                     r = infermeter.benchmark(path, batch_size=batch, device=args.device, runner=runner,
                                              warmup=1.0, duration=args.duration)
                 except Exception as e:  # noqa: BLE001 - reported in the table
-                    rows.append((name, batch, runner, f"failed: {str(e)[:100]}", "", "", "", f"{limit:.0f}", ""))
+                    rows.append(failed_row(name, batch, runner, f"failed: {str(e)[:100]}", shown_limit))
                     print(rows[-1], flush=True)
                     continue
                 doc = r.to_dict()
@@ -110,7 +119,8 @@ def main() -> int:
                                 "result": doc})
                 floor = (r.calibration or {}).get("request_floor_ns")
                 rows.append((name, batch, runner, f"{r.inferences_per_s:.0f}", ms(r.latency), ms(r.launch_latency),
-                             ms(r.device_latency), f"{limit:.0f}", f"{r.inferences_per_s / limit:.1%}",
+                             ms(r.device_latency), shown_limit,
+                             "-" if limit is None else f"{r.inferences_per_s / limit:.1%}",
                              "yes" if (doc["measurement"].get("launch_bound") or {}).get("launch_bound") else "no",
                              "-" if floor is None else f"{floor / 1e3:.1f}"))
                 print(rows[-1], flush=True)

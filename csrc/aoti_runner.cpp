@@ -115,6 +115,39 @@ class AotiReplica : public Replica {
   std::vector<at::Tensor> outputs_;
 };
 
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? "," : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+// AOTInductor checks only the number of inputs at run time (shape and dtype
+// checks are compiled in only on request), so explicit inputs unlike those
+// the package was compiled for would be read out of bounds: refuse them.
+// Only the batch dimension of a batch-dynamic package (-1) may differ.
+void check_explicit_inputs(const std::vector<ExplicitInput>& inputs, const std::string& stored_spec,
+                           const std::string& path) {
+  if (inputs.empty() || stored_spec.empty()) return;
+  const auto specs = parse_input_spec(stored_spec);
+  const auto refuse = [&](const std::string& why) {
+    throw std::invalid_argument("explicit inputs do not match AOTInductor package '" + path + "': " + why);
+  };
+  if (inputs.size() != specs.size())
+    refuse("it takes " + std::to_string(specs.size()) + " inputs, got " + std::to_string(inputs.size()));
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto& spec = specs[i];
+    const auto& given = inputs[i];
+    if (given.dtype != spec.dtype)
+      refuse("input " + std::to_string(i) + " must be " + spec.dtype + ", got " + given.dtype);
+    bool same = given.shape.size() == spec.shape.size();
+    for (size_t d = 0; same && d < spec.shape.size(); ++d)
+      same = given.shape[d] == spec.shape[d] || (d == 0 && spec.shape[d] == -1);
+    if (!same)
+      refuse("input " + std::to_string(i) + " must have shape " + shape_text(spec.shape) + " (-1: any batch), got " +
+             shape_text(given.shape));
+  }
+}
+
 class AotiRunner : public ModelRunner {
  public:
   AotiRunner(const RunConfig& config, const c10::Device& device)
@@ -126,6 +159,7 @@ class AotiRunner : public ModelRunner {
       throw std::invalid_argument("AOTInductor package '" + path_ + "' was compiled for " + facts.device_key +
                                   " and cannot run on " + device_.str() +
                                   ": compile it again with the model and its example inputs on " + wanted);
+    check_explicit_inputs(config.inputs, facts.input_spec, path_);
     // Inputs before the loader: on a GPU they initialize CUDA in this process
     // before the loader copies the weights to the device.
     inputs_.emplace(config.inputs, facts.input_spec, config.batch_size, config.seed, device_, path_);

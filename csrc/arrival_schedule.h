@@ -20,8 +20,8 @@ enum class ArrivalProcess {
 // "constant" or "poisson"; anything else is std::invalid_argument.
 ArrivalProcess parse_arrival_process(const std::string& name);
 
-// Generates the offsets one at a time, so that a long run at a high rate
-// needs no memory for its schedule.
+// Generates the offsets one at a time; an offset beyond int64's range is
+// INT64_MAX.
 class ArrivalSchedule {
  public:
   ArrivalSchedule(ArrivalProcess process, double rate_per_s, uint64_t seed = 0);
@@ -40,8 +40,9 @@ class ArrivalSchedule {
 // The first `count` offsets of a schedule.
 std::vector<int64_t> arrival_offsets(ArrivalProcess process, double rate_per_s, int64_t count, uint64_t seed = 0);
 
-// Every offset of a schedule before `horizon_ns`.
+// Every offset of a schedule before `horizon_ns`, at most `max_count` of them
+// (0: no cap).
 std::vector<int64_t> arrival_offsets_until(ArrivalProcess process, double rate_per_s, int64_t horizon_ns,
-                                           uint64_t seed = 0);
+                                           uint64_t seed = 0, int64_t max_count = 0);
 
 }  // namespace infermeter

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,26 @@ int64_t to_int(const std::string& flag, const std::string& text) {
   usage_error(flag + " expects an integer, got '" + text + "'");
 }
 
+// For fields held as int: a value beyond int's range is refused, not wrapped.
+int to_small_int(const std::string& flag, const std::string& text) {
+  const int64_t v = to_int(flag, text);
+  if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max())
+    usage_error(flag + " is out of range, got '" + text + "'");
+  return static_cast<int>(v);
+}
+
+uint64_t to_seed(const std::string& flag, const std::string& text) {
+  try {
+    size_t used = 0;
+    if (!text.empty() && text[0] != '-') {
+      const unsigned long long v = std::stoull(text, &used);
+      if (used == text.size()) return v;
+    }
+  } catch (const std::exception&) {
+  }
+  usage_error(flag + " expects an integer from 0 to 2^64 - 1, got '" + text + "'");
+}
+
 // One row per flag: adding an option is a RunConfig field plus a row here.
 struct Flag {
   const char* name;
@@ -71,7 +92,7 @@ const std::vector<Flag>& flags() {
       {"--batch-size", "N", "requests carry N inferences (default 1, or the batch the model was exported for when its graph is fixed to it)",
        [](Options& o, auto& f, auto& v) { o.config.batch_size = to_int(f, v); }},
       {"--threads", "N", "concurrent client threads (default 1)",
-       [](Options& o, auto& f, auto& v) { o.config.threads = static_cast<int>(to_int(f, v)); }},
+       [](Options& o, auto& f, auto& v) { o.config.threads = to_small_int(f, v); }},
       {"--device", "DEV", "cpu or cuda:N (default cpu)", [](Options& o, auto&, auto& v) { o.config.device = v; }},
       {"--runner", "NAME", "what runs the model: torchscript (the interpreter), cuda-graph (each request replays a captured CUDA graph) or aoti (an AOTInductor .pt2 package) (default torchscript)",
        [](Options& o, auto&, auto& v) { o.config.runner = v; }},
@@ -82,7 +103,7 @@ const std::vector<Flag>& flags() {
          o.config.replicas = v;
        }},
       {"--intra-op-threads", "N", "torch's intra-op threads per client thread (default: cores / threads, at least 1)",
-       [](Options& o, auto& f, auto& v) { o.config.intra_op_threads = static_cast<int>(to_int(f, v)); }},
+       [](Options& o, auto& f, auto& v) { o.config.intra_op_threads = to_small_int(f, v); }},
       {"--warmup", "SECONDS", "warm-up time, excluded from results (default 1)",
        [](Options& o, auto& f, auto& v) { o.config.warmup_s = to_double(f, v); }},
       {"--warmup-min-requests", "N", "each thread also completes N warm-up requests (default 2)",
@@ -106,13 +127,13 @@ const std::vector<Flag>& flags() {
       {"--window", "SECONDS", "width of the throughput-over-time windows (default 0.1)",
        [](Options& o, auto& f, auto& v) { o.config.window_s = to_double(f, v); }},
       {"--seed", "N", "seed for the generated inputs and the Poisson arrivals (default 0)",
-       [](Options& o, auto& f, auto& v) { o.config.seed = static_cast<uint64_t>(to_int(f, v)); }},
+       [](Options& o, auto& f, auto& v) { o.config.seed = to_seed(f, v); }},
       {"--json", "PATH", "write the result document (same schema as the Python API)",
        [](Options& o, auto&, auto& v) { o.json_path = v; }},
       {"--hlog", "PATH", "write the host latency histogram as an HdrHistogram interval log",
        [](Options& o, auto&, auto& v) { o.hlog_path = v; }},
       {"--repeat", "K", "K independent measurements, each in a fresh process; reports the median-throughput run with every run's figures, their mean, CV and 95% interval",
-       [](Options& o, auto& f, auto& v) { o.repeat = static_cast<int>(to_int(f, v)); }},
+       [](Options& o, auto& f, auto& v) { o.repeat = to_small_int(f, v); }},
       {"--load-library", "PATH", "load a library of custom TorchScript operators first (repeatable), e.g. torch-neuron's libtorchneuron.so",
        [](Options& o, auto&, auto& v) { o.libraries.push_back(v); }},
       {"--no-calibrate", nullptr, "skip measuring the harness's own costs", [](Options& o, auto&, auto&) { o.calibrate = false; }},
@@ -168,8 +189,7 @@ Options parse(int argc, char** argv) {
   if (o.repeat < 1) usage_error("--repeat must be >= 1, got " + std::to_string(o.repeat));
   if (o.repeat > 1 && !o.hlog_path.empty()) usage_error("--hlog writes one run's histogram: leave it out with --repeat");
   if (o.config.model_path.empty()) usage_error("no model given");
-  if (o.config.requests && !o.duration_given && !o.config.ci) o.config.duration_s.reset();
-  if (o.config.ci && !o.duration_given) o.config.duration_s = 60.0;
+  if (!o.duration_given) apply_default_duration(o.config);
   // Values out of range are the engine's to judge (RunConfig's validate), in
   // one line without the usage text, like every other run-time error.
   return o;

@@ -1,7 +1,8 @@
 // The Python extension `infermeter._core`. RunConfig is bound as a class, so
-// its fields, defaults and validation live once, in C++. Arguments are
-// converted while the GIL is held, the engine runs with it released, and only
-// a JSON string comes back, so no Python object is touched without the GIL.
+// its fields, defaults and validation live once, in C++. The run's config is
+// copied while the GIL is held, the engine runs on the copy with it released
+// (so no Python thread can change it underneath), and only a JSON string
+// comes back, so no Python object is touched without the GIL.
 #include <Python.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -9,11 +10,13 @@
 #include "arrival_schedule.h"
 #include "infermeter/engine.h"
 #include "infermeter/errors.h"
+#include "load_generator.h"
 #include "repeats.h"
 #include "reporters.h"
 #include "result_builder.h"
 #include "runner_registry.h"
 #include "statistics.h"
+#include "stop_rule.h"
 
 namespace py = pybind11;
 using namespace infermeter;
@@ -26,7 +29,8 @@ struct Interrupted {
   std::string result_json;
 };
 
-std::string run(const RunConfig& config, bool calibrate) {
+std::string run(const RunConfig& shared_config, bool calibrate) {
+  const RunConfig config = shared_config;
   bool interrupted_by_signal = false;
   // Ctrl-C reaches Python only as a pending signal: look for it briefly under
   // the GIL so a long run stops promptly.
@@ -40,9 +44,14 @@ std::string run(const RunConfig& config, bool calibrate) {
     return interrupted_by_signal;
   };
   std::string text;
-  {
+  try {
     py::gil_scoped_release release;
     text = measure(config, should_abort, calibrate).result.dump();
+  } catch (...) {
+    // A failure after Ctrl-C was taken: the error goes up, and the Ctrl-C is
+    // delivered again after it rather than lost.
+    if (interrupted_by_signal) PyErr_SetInterrupt();
+    throw;
   }
   if (interrupted_by_signal) throw Interrupted{text};
   return text;
@@ -56,6 +65,9 @@ std::string build_python_loop_result(const RunConfig& config, const std::string&
                                      int64_t batch_size, int64_t warmup_requests, bool interrupted,
                                      const std::string& stop_reason, const std::string& environment_json) {
   validate(config);
+  if (!config.duration_s || config.ci || config.requests || config.rate_per_s)
+    throw std::invalid_argument("the Python loop measures a closed loop for a duration: leave out ci, requests and "
+                                "rate");
   const auto window_ns = static_cast<int64_t>(config.window_s * 1e9);
   const size_t windows = window_count(config);
   Recorder merged(window_ns, windows);
@@ -75,8 +87,8 @@ std::string build_python_loop_result(const RunConfig& config, const std::string&
   run.warmup_requests = warmup_requests;
   run.interrupted = interrupted;
   run.stop_reason = stop_reason;
-  run.stop_rule = {{"rule", "duration"}, {"duration_s", config.duration_s.value_or(0.0)}};
-  run.load = {{"kind", "closed"}};
+  run.stop_rule = DurationRule(*config.duration_s).describe();
+  run.load = ClosedLoop().describe(0);
   run.intra_op_threads = intra_op_threads_for(config);
   return build_result(config, nlohmann::json::parse(model_json), run, nullptr, nlohmann::json::parse(environment_json))
       .dump();
@@ -124,7 +136,15 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("arrival", &RunConfig::arrival)
       .def_readwrite("seed", &RunConfig::seed)
       .def_readwrite("inputs", &RunConfig::inputs)
-      .def("validate", &validate, "Raises ValueError naming the first option out of range.");
+      .def("validate", &validate, "Raises ValueError naming the first option out of range.")
+      .def("apply_default_duration", &apply_default_duration,
+           "Sets the duration for a run given none: ci's maximum, none with a request count alone, else the fixed "
+           "duration.");
+
+  m.attr("RESULT_SCHEMA") = kResultSchema;
+  py::list percentile_keys;
+  for (const auto& [key, percentile] : kPercentiles) percentile_keys.append(key);
+  m.attr("PERCENTILE_KEYS") = py::tuple(percentile_keys);
 
   m.def("runner_names", &runner_names, "The runners this build knows.");
   m.def(

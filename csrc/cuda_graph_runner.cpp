@@ -76,6 +76,8 @@ class CudaGraphReplica : public Replica {
       } catch (...) {
         // The capture's own failure is the one to report.
       }
+      if (is_out_of_memory(e))
+        throw OutOfMemory("capturing the model as a CUDA graph ran out of device memory: " + short_message(e));
       throw EngineError(
           "the model cannot be captured as a CUDA graph (its forward synchronizes with the host, copies to "
           "the CPU, or has data-dependent shapes); use --runner torchscript. CUDA said: " +
@@ -92,7 +94,11 @@ class CudaGraphReplica : public Replica {
 
   ~CudaGraphReplica() override {
     std::lock_guard lock(capture_mutex());
-    output_ = c10::IValue();  // its memory is the graph's pool
+    // Only the graph's destruction needs the lock (see capture_mutex). The
+    // captured output's memory is the graph's pool; the eager replica's stack
+    // may still hold it after the graph goes, which the caching allocator
+    // allows (a private pool lives until its last block is freed).
+    output_ = c10::IValue();
     graph_.reset();
   }
 

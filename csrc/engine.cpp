@@ -30,7 +30,7 @@ std::unique_ptr<StopRule> make_stop_rule(const RunConfig& c) {
   std::vector<std::unique_ptr<StopRule>> rules;
   if (c.ci)
     rules.push_back(std::make_unique<ConfidenceRule>(
-        ConfidenceTarget{*c.ci, c.ci_percentile, c.min_duration_s, *c.duration_s, 0}));
+        ConfidenceTarget{*c.ci, c.ci_percentile, c.min_duration_s, *c.duration_s}));
   else if (c.duration_s)
     rules.push_back(std::make_unique<DurationRule>(*c.duration_s));
   if (c.requests) rules.push_back(std::make_unique<RequestCountRule>(*c.requests));

@@ -25,7 +25,6 @@ class ModelInputs {
 
   int64_t batch_size() const { return batch_size_; }
   // Whether the spec marks a batch dimension that may take any size.
-  bool batch_dynamic() const { return batch_dynamic_; }
   // A worker's own inputs: generated with the worker's seed, or a copy of the
   // explicit tensors.
   std::vector<c10::IValue> for_worker(int worker) const;

@@ -10,7 +10,10 @@ namespace infermeter {
 namespace {
 
 // Closer than this to the due time, a worker spins: the scheduler's wake-up
-// after a sleep is late by tens of microseconds.
+// after a sleep is late by up to about 100 us on a VM, and a 100 us window let
+// that lateness add 31% to M/D/1 queue waits (docs/open-loop.md). The cost:
+// each idle worker due within the window holds a core, which at high rates
+// on a CPU device is taken from the model's own threads.
 constexpr int64_t kSpinNs = 1'000'000;
 // A sleeping worker wakes at least this often to see a stop.
 constexpr int64_t kLongestSleepNs = 10'000'000;
@@ -30,13 +33,10 @@ void wait_until(int64_t due_ns, const std::atomic<bool>& stopping) noexcept {
 
 OpenLoop::OpenLoop(ArrivalProcess process, double rate_per_s, uint64_t seed, int64_t horizon_ns,
                    int64_t max_requests)
-    : process_(process), rate_per_s_(rate_per_s), seed_(seed) {
-  ArrivalSchedule schedule(process, rate_per_s, seed);
-  for (int64_t t = schedule.next(); t < horizon_ns; t = schedule.next()) {
-    if (max_requests > 0 && static_cast<int64_t>(offsets_.size()) >= max_requests) break;
-    offsets_.push_back(t);
-  }
-}
+    : process_(process),
+      rate_per_s_(rate_per_s),
+      seed_(seed),
+      offsets_(arrival_offsets_until(process, rate_per_s, horizon_ns, seed, max_requests)) {}
 
 std::optional<int64_t> OpenLoop::next_due(const std::atomic<bool>& stopping) noexcept {
   const size_t i = next_.fetch_add(1, std::memory_order_relaxed);

@@ -61,9 +61,7 @@ class Recorder {
   // Adds this worker's completions to the first counts.size() windows.
   void add_completions_to(std::vector<int64_t>& counts) const;
   int64_t count() const { return count_.load(std::memory_order_relaxed); }
-  // Offsets from the measurement start of this worker's first measured issue
-  // and last completion.
-  int64_t first_issue_ns() const { return first_issue_ns_; }
+  // Offset from the measurement start of the last completion.
   int64_t last_completion_ns() const { return last_completion_ns_; }
   // Sum over the merged workers of each one's completions over its own busy
   // span (first measured issue to last completion): in a closed loop each

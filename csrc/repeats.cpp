@@ -6,22 +6,21 @@
 #include <stdexcept>
 #include <string>
 
+#include "result_builder.h"
 #include "statistics.h"
 
 namespace infermeter {
 
 namespace {
 
-// Latency percentiles the summary follows across runs: the judged latency
-// (response time in an open loop, else host latency).
-constexpr const char* kPercentileKeys[] = {"p50_ns", "p90_ns", "p95_ns", "p99_ns"};
-
+// The latency the summary follows across runs: response time in an open
+// loop, else host latency.
 const nlohmann::json& judged_latency(const nlohmann::json& run) {
-  const auto& latency = run["latency"];
-  return latency.contains("response") && latency["response"].is_object() ? latency["response"] : latency["host"];
+  const auto& latency = run.at("latency");
+  return latency.contains("response") && latency["response"].is_object() ? latency["response"] : latency.at("host");
 }
 
-double throughput(const nlohmann::json& run) { return run["measurement"]["inferences_per_s"].get<double>(); }
+double throughput(const nlohmann::json& run) { return run.at("measurement").at("inferences_per_s").get<double>(); }
 
 nlohmann::json spread(const std::vector<double>& values) {
   const auto n = static_cast<double>(values.size());
@@ -54,17 +53,18 @@ nlohmann::json repeat_summary(const std::vector<nlohmann::json>& runs) {
   nlohmann::json listed = nlohmann::json::array();
   std::vector<double> rates;
   for (const auto& run : runs) {
-    const auto& m = run["measurement"];
-    nlohmann::json row = {{"inferences_per_s", m["inferences_per_s"]}, {"requests", m["requests"]},
-                          {"elapsed_s", m["elapsed_s"]}, {"outcome", m.value("outcome", "ok")}};
+    const auto& m = run.at("measurement");
+    nlohmann::json row = {{"inferences_per_s", m.at("inferences_per_s")}, {"requests", m.at("requests")},
+                          {"elapsed_s", m.at("elapsed_s")}, {"outcome", m.value("outcome", "ok")}};
     const auto& latency = judged_latency(run);
-    for (const char* key : kPercentileKeys) row[key] = latency.is_object() ? latency[key] : nlohmann::json(nullptr);
+    for (const auto& [key, percentile] : kPercentiles)
+      row[key] = latency.is_object() ? latency.at(key) : nlohmann::json(nullptr);
     listed.push_back(row);
     rates.push_back(throughput(run));
   }
   nlohmann::json out = {{"count", runs.size()}, {"reported_run", reported}, {"runs", listed},
                         {"inferences_per_s", spread(rates)}};
-  for (const char* key : kPercentileKeys) {
+  for (const auto& [key, percentile] : kPercentiles) {
     std::vector<double> values;
     for (const auto& row : listed)
       if (row[key].is_number()) values.push_back(row[key].get<double>());

@@ -19,7 +19,7 @@ std::string printf_string(const char* format, auto... args) {
 }
 
 std::string value_or(const nlohmann::json& j, const char* key, const std::string& fallback) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : fallback;
+  return j.contains(key) && j.at(key).is_string() ? j.at(key).get<std::string>() : fallback;
 }
 
 }  // namespace
@@ -44,76 +44,76 @@ std::string format_duration_ns(double ns) {
 }
 
 std::string console_summary(const nlohmann::json& r) {
-  const auto& c = r["config"];
-  const auto& m = r["measurement"];
+  const auto& c = r.at("config");
+  const auto& m = r.at("measurement");
   std::string out;
-  out += "model        " + value_or(r["model"], "path", "?") + "\n";
+  out += "model        " + value_or(r.at("model"), "path", "?") + "\n";
   out += printf_string("device       %s, runner %s, batch %lld, %d thread(s), %s replicas\n",
-                       c["device"].get<std::string>().c_str(), value_or(c, "runner", "torchscript").c_str(),
-                       c["batch_size"].get<long long>(), c["threads"].get<int>(),
+                       c.at("device").get<std::string>().c_str(), value_or(c, "runner", "torchscript").c_str(),
+                       c.at("batch_size").get<long long>(), c.at("threads").get<int>(),
                        value_or(c, "replicas", "shared").c_str());
-  const bool interrupted = m["interrupted"].get<bool>();
-  out += printf_string("requests     %lld in %.3f s%s\n", m["requests"].get<long long>(), m["elapsed_s"].get<double>(),
+  const bool interrupted = m.at("interrupted").get<bool>();
+  out += printf_string("requests     %lld in %.3f s%s\n", m.at("requests").get<long long>(), m.at("elapsed_s").get<double>(),
                        interrupted ? " (interrupted)" : "");
-  if (m.contains("stop") && m["stop"].is_object() && m["stop"]["reason"].is_string() &&
-      !m["stop"]["reason"].get<std::string>().empty())
-    out += "stopped      " + m["stop"]["reason"].get<std::string>() + "\n";
-  if (m["requests"].get<long long>() == 0) {
+  if (m.contains("stop") && m.at("stop").is_object() && m.at("stop").at("reason").is_string() &&
+      !m.at("stop").at("reason").get<std::string>().empty())
+    out += "stopped      " + m.at("stop").at("reason").get<std::string>() + "\n";
+  if (m.at("requests").get<long long>() == 0) {
     out += "outcome      no samples: " + value_or(m, "no_samples_cause", "no measured request completed") + "\n";
     return out;
   }
   std::string interval;
-  if (m.contains("throughput_ci") && m["throughput_ci"].is_object() && m["throughput_ci"].contains("half_width_rel"))
-    interval = printf_string(" +-%.2g%% (95%%)", 100 * m["throughput_ci"]["half_width_rel"].get<double>());
-  out += printf_string("throughput   %.1f inferences/s%s, %.1f requests/s\n", m["inferences_per_s"].get<double>(),
-                       interval.c_str(), m["requests_per_s"].get<double>());
-  if (m.contains("load") && m["load"].is_object() && m["load"].value("kind", "") == "open") {
-    const auto& l = m["load"];
+  if (m.contains("throughput_ci") && m.at("throughput_ci").is_object() && m.at("throughput_ci").contains("half_width_rel"))
+    interval = printf_string(" +-%.2g%% (95%%)", 100 * m.at("throughput_ci").at("half_width_rel").get<double>());
+  out += printf_string("throughput   %.1f inferences/s%s, %.1f requests/s\n", m.at("inferences_per_s").get<double>(),
+                       interval.c_str(), m.at("requests_per_s").get<double>());
+  if (m.contains("load") && m.at("load").is_object() && m.at("load").value("kind", "") == "open") {
+    const auto& l = m.at("load");
     out += printf_string("load         open loop, %s arrivals at %.1f/s offered; achieved %.1f/s, %lld queued at end, %s\n",
-                         value_or(l, "arrival", "?").c_str(), l["offered_rate_per_s"].get<double>(),
-                         l["achieved_rate_per_s"].get<double>(), l["queued_at_end"].get<long long>(),
-                         l["sustained"].get<bool>() ? "sustained" : "NOT sustained (the workers fell behind)");
+                         value_or(l, "arrival", "?").c_str(), l.at("offered_rate_per_s").get<double>(),
+                         l.at("achieved_rate_per_s").get<double>(), l.at("queued_at_end").get<long long>(),
+                         l.at("sustained").get<bool>() ? "sustained" : "NOT sustained (the workers fell behind)");
   }
   std::string unsupported;
   for (const char* kind : {"host", "response", "queue_wait", "dispatch", "launch", "device"}) {
-    if (!r["latency"].contains(kind) || r["latency"][kind].is_null()) continue;
-    const auto& l = r["latency"][kind];
-    std::string line = printf_string("%-12s mean %s", kind, format_duration_ns(l["mean_ns"].get<double>()).c_str());
+    if (!r.at("latency").contains(kind) || r.at("latency").at(kind).is_null()) continue;
+    const auto& l = r.at("latency").at(kind);
+    std::string line = printf_string("%-12s mean %s", kind, format_duration_ns(l.at("mean_ns").get<double>()).c_str());
     for (const auto& [key, label] : {std::pair{"p50_ns", "p50"}, {"p90_ns", "p90"}, {"p95_ns", "p95"},
                                      {"p99_ns", "p99"}, {"max_ns", "max"}}) {
       if (!l.contains(key)) continue;
-      line += std::string("  ") + label + " " + (l[key].is_null() ? "-" : format_duration_ns(l[key].get<double>()));
-      if (l[key].is_null() && unsupported.empty() && l.contains("unsupported") && l["unsupported"].contains(key))
-        unsupported = std::string(label) + " " + l["unsupported"][key].get<std::string>();
+      line += std::string("  ") + label + " " + (l.at(key).is_null() ? "-" : format_duration_ns(l.at(key).get<double>()));
+      if (l.at(key).is_null() && unsupported.empty() && l.contains("unsupported") && l.at("unsupported").contains(key))
+        unsupported = std::string(label) + " " + l.at("unsupported").at(key).get<std::string>();
     }
-    if (l.value("saturated", 0) > 0) line += printf_string("  (%lld above 1 h, clamped)", l["saturated"].get<long long>());
+    if (l.value("saturated", 0) > 0) line += printf_string("  (%lld above 1 h, clamped)", l.at("saturated").get<long long>());
     out += line + "\n";
   }
   if (!unsupported.empty()) out += "             (- : too few samples to state it; " + unsupported + ")\n";
-  if (m.contains("launch_bound") && m["launch_bound"].is_object()) {
-    const auto& lb = m["launch_bound"];
-    if (lb["launch_bound"].get<bool>())
+  if (m.contains("launch_bound") && m.at("launch_bound").is_object()) {
+    const auto& lb = m.at("launch_bound");
+    if (lb.at("launch_bound").get<bool>())
       out += printf_string("bottleneck   launch-bound: issuing kernels takes %.0f%% of host p50, so the CPU, not the GPU, "
                            "sets the speed%s\n",
-                           100 * lb["launch_p50_over_host_p50"].get<double>(),
-                           lb["remedy"].is_string() ? ("; the " + lb["remedy"].get<std::string>() + " removes it").c_str()
+                           100 * lb.at("launch_p50_over_host_p50").get<double>(),
+                           lb.at("remedy").is_string() ? ("; the " + lb.at("remedy").get<std::string>() + " removes it").c_str()
                                                     : "");
   }
-  if (r.contains("repeats") && r["repeats"].is_object()) {
-    const auto& rate = r["repeats"]["inferences_per_s"];
-    std::string interval = rate["lo"].is_number() ? printf_string(", 95%% interval %.1f to %.1f", rate["lo"].get<double>(),
-                                                                   rate["hi"].get<double>())
+  if (r.contains("repeats") && r.at("repeats").is_object()) {
+    const auto& rate = r.at("repeats").at("inferences_per_s");
+    std::string interval = rate.at("lo").is_number() ? printf_string(", 95%% interval %.1f to %.1f", rate.at("lo").get<double>(),
+                                                                   rate.at("hi").get<double>())
                                                   : std::string();
     out += printf_string("repeats      %lld runs (this is the median): %.1f inferences/s mean, CV %.2g%%%s\n",
-                         r["repeats"]["count"].get<long long>(), rate["mean"].get<double>(),
-                         100 * rate["cv"].get<double>(), interval.c_str());
+                         r.at("repeats").at("count").get<long long>(), rate.at("mean").get<double>(),
+                         100 * rate.at("cv").get<double>(), interval.c_str());
   }
-  if (r.contains("calibration") && r["calibration"].is_object())
-    out += "harness      " + format_duration_ns(r["calibration"]["request_floor_ns"].get<double>()) +
+  if (r.contains("calibration") && r.at("calibration").is_object())
+    out += "harness      " + format_duration_ns(r.at("calibration").at("request_floor_ns").get<double>()) +
            " per request at least (no-op model, median)\n";
-  if (r.contains("warnings") && r["warnings"].is_array())
-    for (const auto& w : r["warnings"]) out += "warning      " + w.get<std::string>() + "\n";
-  if (r["model"].contains("export_warning")) out += "warning      " + r["model"]["export_warning"].get<std::string>() + "\n";
+  if (r.contains("warnings") && r.at("warnings").is_array())
+    for (const auto& w : r.at("warnings")) out += "warning      " + w.get<std::string>() + "\n";
+  if (r.at("model").contains("export_warning")) out += "warning      " + r.at("model").at("export_warning").get<std::string>() + "\n";
   return out;
 }
 

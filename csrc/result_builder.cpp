@@ -10,9 +10,6 @@ namespace infermeter {
 
 namespace {
 
-constexpr std::pair<const char*, double> kPercentiles[] = {
-    {"p50_ns", 50}, {"p90_ns", 90}, {"p95_ns", 95}, {"p99_ns", 99}, {"p99_9_ns", 99.9}};
-
 template <typename T>
 nlohmann::json or_null(const std::optional<T>& value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
@@ -102,30 +99,27 @@ nlohmann::json latency_summary(const Histogram& h) {
 
 nlohmann::json throughput_interval(const std::vector<int64_t>& windows, double window_s, double estimate_per_s,
                                    int64_t batch_size) {
-  // Whole windows between the first (measured requests start while warm-up
-  // ones are still in flight) and the last (cut short by the stop).
-  if (windows.size() < kMinThroughputWindows + 2)
-    return {{"reason", "needs at least " + std::to_string(kMinThroughputWindows + 2) + " completion windows, has " +
+  if (windows.size() < kMinRateWindows + 2)
+    return {{"reason", "needs at least " + std::to_string(kMinRateWindows + 2) + " completion windows, has " +
                            std::to_string(windows.size())}};
-  const std::vector<int64_t> whole(windows.begin() + 1, windows.end() - 1);
-  const int batches = static_cast<int>(std::min<size_t>(kThroughputBatches, whole.size()));
-  const RateInterval rate = batch_means_rate(whole, window_s, batches, kConfidence);
-  if (!(rate.rate_per_s > 0)) return {{"reason", "no completions in the whole windows"}};
+  const auto rate = whole_window_rate({windows.begin(), windows.end() - 1}, window_s, kConfidence);
+  if (!rate) return {{"reason", "no completions in the whole windows"}};
   // The batch means' relative width, applied to the one throughput estimate.
-  const double relative = rate.half_width / rate.rate_per_s;
+  const double relative = rate->half_width / rate->rate_per_s;
   const double estimate = estimate_per_s * static_cast<double>(batch_size);
   return {{"confidence", kConfidence},
           {"lo_inferences_per_s", estimate * (1 - relative)},
           {"hi_inferences_per_s", estimate * (1 + relative)},
           {"half_width_rel", relative},
-          {"method", "batch means: " + std::to_string(batches) + " batches of " +
-                         std::to_string(rate.windows_per_batch) + " windows of " + format_duration_ns(window_s * 1e9)}};
+          {"method", "batch means: " + std::to_string(rate->batches) + " batches of " +
+                         std::to_string(rate->windows_per_batch) + " windows of " + format_duration_ns(window_s * 1e9)}};
 }
 
 nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model, const RunRecord& run,
                             const nlohmann::json& calibration, const nlohmann::json& environment) {
   const Recorder& r = *run.merged;
   const int64_t requests = r.host().total_count();
+  const std::vector<int64_t> completions = trimmed_completions(r, config.window_s);
   const bool open_loop = run.load.value("kind", "closed") == "open";
   // One throughput definition per load. A closed-loop worker is never idle
   // between its first measured issue and its last completion, so the sum of
@@ -176,15 +170,14 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
                                                                 "): one request takes longer than the run allows")},
         {"requests_per_s", requests_per_s},
         {"inferences_per_s", requests_per_s * batch},
-        {"throughput_ci", throughput_interval(trimmed_completions(r, config.window_s), config.window_s, requests_per_s,
-                                              run.batch_size)},
+        {"throughput_ci", throughput_interval(completions, config.window_s, requests_per_s, run.batch_size)},
         {"throughput_estimator", open_loop ? "completions / (schedule start to last completion)"
                                            : "sum over workers of completions / (first measured issue to last completion)"},
         {"launch_bound", launch_bound(r, config.runner)},
         {"load", load},
         {"stop", {{"rule", run.stop_rule}, {"reason", run.stop_reason}}}}},
       {"latency", latency},
-      {"timeline", {{"window_s", config.window_s}, {"completions", trimmed_completions(r, config.window_s)}}},
+      {"timeline", {{"window_s", config.window_s}, {"completions", completions}}},
       {"warnings", warnings(config, run.intra_op_threads)},
       {"calibration", calibration},
       {"environment", environment},

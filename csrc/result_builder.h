@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "recorder.h"
@@ -13,6 +14,9 @@
 namespace infermeter {
 
 inline constexpr const char* kResultSchema = "infermeter.result/1";
+// The latency percentiles every summary states, under these keys.
+inline constexpr std::pair<const char*, double> kPercentiles[] = {
+    {"p50_ns", 50}, {"p90_ns", 90}, {"p95_ns", 95}, {"p99_ns", 99}, {"p99_9_ns", 99.9}};
 // Launch time at or above this share of host latency (p50) means the CPU
 // issuing kernels, not the GPU, sets a request's speed.
 inline constexpr double kLaunchBoundShare = 0.9;
@@ -37,10 +41,6 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
 
 // Every interval a result states is two-sided at this confidence.
 inline constexpr double kConfidence = 0.95;
-// A throughput interval needs this many whole completion windows, grouped
-// into at most kThroughputBatches batch means.
-inline constexpr size_t kMinThroughputWindows = 5;
-inline constexpr size_t kThroughputBatches = 20;
 
 // A latency histogram's summary; null when it holds no samples. A percentile
 // the sample count cannot support (MLPerf LoadGen's floor: fewer samples than
@@ -49,9 +49,9 @@ inline constexpr size_t kThroughputBatches = 20;
 // "intervals" (null while only an upper bound exists).
 nlohmann::json latency_summary(const Histogram& h);
 
-// The throughput estimate's 95% interval from the completion windows (batch
-// means, guarding against correlated windows); {"reason"} when there are too
-// few windows.
+// The throughput estimate's 95% interval from the completion windows up to
+// the last completion (whole_window_rate over all but the last, which the
+// stop cut short); {"reason"} when there are too few windows.
 nlohmann::json throughput_interval(const std::vector<int64_t>& windows, double window_s, double estimate_per_s,
                                    int64_t batch_size);
 

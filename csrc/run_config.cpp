@@ -7,6 +7,7 @@
 
 #include "arrival_schedule.h"
 #include "runner_registry.h"
+#include "statistics.h"
 
 namespace infermeter {
 
@@ -17,6 +18,19 @@ namespace {
 constexpr double kMaxWindows = 1e6;
 // An open loop's arrivals are drawn in advance, 8 bytes each.
 constexpr double kMaxArrivals = 2e7;
+// Each worker holds a replica, a thread and about 2 MB of histograms.
+constexpr int kMaxThreads = 1024;
+// CUDA workers each need a stream of their own, from c10's pool of 32 per
+// device: a 33rd would share the first's and mix their device times.
+constexpr int kMaxCudaThreads = 32;
+// A day: far beyond any measurement, well inside int64 nanoseconds.
+constexpr double kMaxSeconds = 86400.0;
+
+void require_seconds(double value, const char* name, bool zero_allowed) {
+  if (!std::isfinite(value) || value < 0 || (!zero_allowed && value == 0) || value > kMaxSeconds)
+    throw std::invalid_argument(std::string(name) + " must be " + (zero_allowed ? ">= 0" : "> 0") +
+                                " seconds and at most a day, got " + std::to_string(value));
+}
 
 // The longest a run can last: its duration plus a minute for stragglers, or
 // an hour when only a request count ends it.
@@ -26,13 +40,14 @@ double horizon_s(const RunConfig& config) { return config.duration_s ? *config.d
 
 void validate(const RunConfig& config) {
   if (config.model_path.empty()) throw std::invalid_argument("model path is empty");
-  const auto runners = runner_names();
-  if (std::find(runners.begin(), runners.end(), config.runner) == runners.end()) {
-    std::string known;
-    for (const auto& name : runners) known += (known.empty() ? "" : ", ") + name;
-    throw std::invalid_argument("unknown runner '" + config.runner + "' (known: " + known + ")");
-  }
-  if (config.threads <= 0) throw std::invalid_argument("threads must be >= 1, got " + std::to_string(config.threads));
+  require_known_runner(config.runner);
+  if (config.threads <= 0 || config.threads > kMaxThreads)
+    throw std::invalid_argument("threads must be >= 1 and at most " + std::to_string(kMaxThreads) + ", got " +
+                                std::to_string(config.threads));
+  if (config.device.rfind("cuda", 0) == 0 && config.threads > kMaxCudaThreads)
+    throw std::invalid_argument("threads must be at most " + std::to_string(kMaxCudaThreads) +
+                                " on a CUDA device (one stream each from c10's pool), got " +
+                                std::to_string(config.threads));
   if (config.replicas != "per-thread" && config.replicas != "shared" && config.replicas != "per-thread-load")
     throw std::invalid_argument("replicas must be 'per-thread' or 'shared' (or 'per-thread-load'), got '" +
                                 config.replicas + "'");
@@ -40,13 +55,13 @@ void validate(const RunConfig& config) {
     throw std::invalid_argument("intra_op_threads must be >= 1, got " + std::to_string(*config.intra_op_threads));
   if (config.batch_size && *config.batch_size <= 0)
     throw std::invalid_argument("batch_size must be >= 1, got " + std::to_string(*config.batch_size));
-  if (!(config.warmup_s >= 0)) throw std::invalid_argument("warmup must be >= 0 seconds");
+  require_seconds(config.warmup_s, "warmup", true);
   if (config.warmup_min_requests < 0) throw std::invalid_argument("warmup_min_requests must be >= 0");
-  if (config.duration_s && !(*config.duration_s > 0)) throw std::invalid_argument("duration must be > 0 seconds");
+  if (config.duration_s) require_seconds(*config.duration_s, "duration", false);
   if (config.requests && *config.requests <= 0) throw std::invalid_argument("requests must be >= 1");
   if (!config.duration_s && !config.requests)
     throw std::invalid_argument("give a duration, a request count, or both, so that the run ends");
-  if (!(config.window_s > 0)) throw std::invalid_argument("window must be > 0 seconds");
+  require_seconds(config.window_s, "window", false);
   const double horizon = horizon_s(config);
   if (horizon / config.window_s > kMaxWindows)
     throw std::invalid_argument("window " + std::to_string(config.window_s) + " s is too small for a run of up to " +
@@ -64,6 +79,13 @@ void validate(const RunConfig& config) {
     if (!(config.min_duration_s >= 0 && config.min_duration_s <= *config.duration_s))
       throw std::invalid_argument("min_duration must be between 0 and the duration (the maximum), got " +
                                   std::to_string(config.min_duration_s));
+    // Throughput's interval needs whole windows after the first (statistics.h).
+    const double needed_s = static_cast<double>(kMinRateWindows + 1) * config.window_s;
+    if (*config.duration_s < needed_s)
+      throw std::invalid_argument("ci needs a duration of at least " + std::to_string(needed_s) + " s (" +
+                                  std::to_string(kMinRateWindows + 1) + " windows of " +
+                                  std::to_string(config.window_s) + " s) to estimate throughput's interval, got " +
+                                  std::to_string(*config.duration_s));
   }
   if (config.rate_per_s) {
     if (!(*config.rate_per_s > 0) || !std::isfinite(*config.rate_per_s))
@@ -76,6 +98,15 @@ void validate(const RunConfig& config) {
                                   " requests/s for this run draws more than 2e7 arrivals in advance; shorten the "
                                   "duration or give a request count");
   }
+}
+
+void apply_default_duration(RunConfig& config) {
+  if (config.ci)
+    config.duration_s = kMaxCiDurationS;
+  else if (config.requests)
+    config.duration_s.reset();
+  else
+    config.duration_s = kFixedDurationS;
 }
 
 int64_t arrival_horizon_ns(const RunConfig& config) {

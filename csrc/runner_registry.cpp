@@ -1,7 +1,8 @@
 #include "runner_registry.h"
 
 #include <functional>
-#include <map>
+#include <utility>
+#include <vector>
 #include <stdexcept>
 
 #include "aoti_runner.h"
@@ -14,8 +15,9 @@ namespace {
 
 using Factory = std::function<std::unique_ptr<ModelRunner>(const RunConfig&, const c10::Device&)>;
 
-const std::map<std::string, Factory>& factories() {
-  static const std::map<std::string, Factory> known = {
+// In the order they are listed to users, the default first.
+const std::vector<std::pair<std::string, Factory>>& factories() {
+  static const std::vector<std::pair<std::string, Factory>> known = {
       {"torchscript",
        [](const RunConfig& c, const c10::Device& d) { return std::make_unique<TorchScriptRunner>(c, d); }},
       {"cuda-graph", make_cuda_graph_runner},
@@ -24,14 +26,22 @@ const std::map<std::string, Factory>& factories() {
   return known;
 }
 
+const Factory& factory_for(const std::string& name) {
+  std::string known;
+  for (const auto& [known_name, factory] : factories()) {
+    if (known_name == name) return factory;
+    known += (known.empty() ? "" : ", ") + known_name;
+  }
+  throw std::invalid_argument("unknown runner '" + name + "' (known: " + known + ")");
+}
+
 }  // namespace
 
 std::unique_ptr<ModelRunner> open_model(const RunConfig& config, const c10::Device& device) {
-  const auto found = factories().find(config.runner);
-  if (found == factories().end()) throw std::invalid_argument("unknown runner '" + config.runner + "'");
-  auto runner = found->second(config, device);
-  return runner;
+  return factory_for(config.runner)(config, device);
 }
+
+void require_known_runner(const std::string& name) { (void)factory_for(name); }
 
 std::vector<std::string> runner_names() {
   std::vector<std::string> names;

@@ -14,7 +14,10 @@ namespace infermeter {
 // with the reason.
 std::unique_ptr<ModelRunner> open_model(const RunConfig& config, const c10::Device& device);
 
-// The runner names this build knows, for help texts and errors.
+// The runner names this build knows, the default first, for help texts.
 std::vector<std::string> runner_names();
+
+// std::invalid_argument naming the known runners, unless `name` is one.
+void require_known_runner(const std::string& name);
 
 }  // namespace infermeter

@@ -183,6 +183,16 @@ RateInterval batch_means_rate(const std::vector<int64_t>& counts, double window_
   return {mean, t * stddev / std::sqrt(static_cast<double>(batches)), batches, per_batch, per_batch * batches};
 }
 
+std::optional<RateInterval> whole_window_rate(const std::vector<int64_t>& ended_windows, double window_s,
+                                              double confidence) {
+  if (ended_windows.size() < kMinRateWindows + 1) return std::nullopt;
+  const std::vector<int64_t> whole(ended_windows.begin() + 1, ended_windows.end());
+  const int batches = static_cast<int>(std::min<size_t>(kRateBatches, whole.size()));
+  const RateInterval rate = batch_means_rate(whole, window_s, batches, confidence);
+  if (!(rate.rate_per_s > 0)) return std::nullopt;
+  return rate;
+}
+
 std::optional<RankInterval> percentile_rank_interval(int64_t n, double q, double confidence) {
   require(n >= 1, "percentile_rank_interval: needs at least 1 sample, got " + std::to_string(n));
   require_probability(q, "percentile_rank_interval: q");
@@ -195,16 +205,6 @@ std::optional<RankInterval> percentile_rank_interval(int64_t n, double q, double
   const int64_t lo = first_rank(table, n, [&](double f) { return f > tail; }) - 1;
   const int64_t hi = first_rank(table, n, [&](double f) { return f >= 1.0 - tail; });
   return RankInterval{lo, hi, table.at(hi - 1) - table.at(lo - 1)};
-}
-
-std::optional<int64_t> percentile_upper_rank(int64_t n, double q, double confidence) {
-  require(n >= 1, "percentile_upper_rank: needs at least 1 sample, got " + std::to_string(n));
-  require_probability(q, "percentile_upper_rank: q");
-  require_probability(confidence, "percentile_upper_rank: confidence");
-  const BinomialTable table = binomial_table(n, q);
-  const int64_t u = first_rank(table, n, [&](double f) { return f >= confidence; });
-  if (u > n) return std::nullopt;
-  return u;
 }
 
 int64_t min_samples_for_percentile(double q, double confidence) {
@@ -230,15 +230,6 @@ std::optional<ValueInterval> histogram_percentile_interval(const Histogram& h, d
   const auto ranks = percentile_rank_interval(h.total_count(), q, confidence);
   if (!ranks) return std::nullopt;
   return ValueInterval{histogram_value_at_rank(h, ranks->lo), histogram_value_at_rank(h, ranks->hi)};
-}
-
-double md1_mean_queue_wait(double arrival_rate, double service_time) {
-  require(arrival_rate >= 0.0, "md1_mean_queue_wait: arrival_rate must be >= 0, got " + std::to_string(arrival_rate));
-  require(service_time > 0.0, "md1_mean_queue_wait: service_time must be > 0, got " + std::to_string(service_time));
-  const double rho = arrival_rate * service_time;
-  require(rho < 1.0, "md1_mean_queue_wait: utilisation " + std::to_string(rho) + " must be < 1 for a steady state");
-  // rho / (2 mu (1 - rho)) with mu = 1 / service_time.
-  return rho * service_time / (2.0 * (1.0 - rho));
 }
 
 }  // namespace infermeter

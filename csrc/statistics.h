@@ -1,6 +1,5 @@
 // Confidence intervals that statistical stopping rules need: the rate of
-// completions (batch means), a percentile (order statistics), and the M/D/1
-// queue as an analytic reference for open-loop tests. No torch here, so the
+// completions (batch means) and a percentile (order statistics). No torch here, so the
 // C++ unit tests build without it.
 #pragma once
 
@@ -40,6 +39,17 @@ struct RateInterval {
 RateInterval batch_means_rate(const std::vector<int64_t>& counts, double window_s, int batches = 20,
                               double confidence = 0.95);
 
+// Throughput's interval, the one way both the statistical stop and the result
+// compute it: batch means (at most kRateBatches) over the whole windows among
+// `ended_windows` (completions per window from the measurement start, each
+// one over). The first is left out: measured requests complete in it while
+// warm-up requests still in flight finish too. nullopt with fewer than
+// kMinRateWindows whole windows, or none of them holding a completion.
+inline constexpr size_t kMinRateWindows = 5;
+inline constexpr int kRateBatches = 20;
+std::optional<RateInterval> whole_window_rate(const std::vector<int64_t>& ended_windows, double window_s,
+                                              double confidence = 0.95);
+
 // 1-based ranks of the sorted samples X_(lo) <= X_(hi) that bound the
 // population q-quantile with probability >= confidence, distribution-free
 // (exact binomial, equal tails of at most (1 - confidence) / 2 each).
@@ -52,12 +62,8 @@ struct RankInterval {
 // nullopt when n is too small for one of the two ranks to exist.
 std::optional<RankInterval> percentile_rank_interval(int64_t n, double q, double confidence = 0.95);
 
-// Smallest rank u with P(X_(u) >= true q-quantile) >= confidence: X_(u) is an
-// upper confidence bound of the percentile. nullopt when n is too small.
-std::optional<int64_t> percentile_upper_rank(int64_t n, double q, double confidence = 0.95);
-
-// Smallest n for which `percentile_upper_rank` exists, i.e. q^n <= 1 - confidence:
-// even the largest of n samples bounds the q-quantile only from this n on.
+// Smallest n with q^n <= 1 - confidence: even the largest of n samples bounds
+// the q-quantile from above with this confidence only from this n on.
 // This is MLPerf LoadGen's early-stopping minimum with no over-latency
 // queries (299 for p99 at 95%, 459 at 99%).
 int64_t min_samples_for_percentile(double q, double confidence = 0.95);
@@ -72,11 +78,5 @@ struct ValueInterval {
   int64_t hi;
 };
 std::optional<ValueInterval> histogram_percentile_interval(const Histogram& h, double q, double confidence = 0.95);
-
-// Mean wait in the queue (not counting service) of an M/D/1 queue: Poisson
-// arrivals at `arrival_rate`, one server taking exactly `service_time`.
-// Wq = rho / (2 mu (1 - rho)) with mu = 1 / service_time, rho = arrival_rate *
-// service_time < 1. Any time unit, as long as the rate is per that unit.
-double md1_mean_queue_wait(double arrival_rate, double service_time);
 
 }  // namespace infermeter

@@ -53,12 +53,6 @@ nlohmann::json AnyOfRule::describe() const {
 
 namespace {
 
-// Windows from the second on: the first holds the completions of measured
-// requests only, while warm-up requests still in flight finish in it.
-constexpr size_t kSkippedWindows = 1;
-constexpr size_t kMinWindows = 10;
-constexpr int kBatches = 20;
-
 std::string percentile_name(double percentile) {
   char text[32];
   std::snprintf(text, sizeof text, "p%g", percentile);
@@ -79,11 +73,7 @@ ConfidenceRule::ConfidenceRule(ConfidenceTarget target) : target_(target) {}
 ConfidenceRule::Estimate ConfidenceRule::estimate(const Progress& p) const {
   Estimate e;
   e.requests = p.completed;
-  if (p.windows.size() >= kSkippedWindows + kMinWindows) {
-    const std::vector<int64_t> used(p.windows.begin() + kSkippedWindows, p.windows.end());
-    const auto rate = batch_means_rate(used, p.window_s, std::min<int>(kBatches, static_cast<int>(used.size())));
-    if (rate.rate_per_s > 0) e.throughput_rel = rate.half_width / rate.rate_per_s;
-  }
+  if (const auto rate = whole_window_rate(p.windows, p.window_s)) e.throughput_rel = rate->half_width / rate->rate_per_s;
   if (p.target && p.target->total_count() > 0) {
     const double q = target_.percentile / 100.0;
     if (const auto ci = histogram_percentile_interval(*p.target, q)) {
@@ -110,7 +100,7 @@ std::optional<std::string> ConfidenceRule::check(const Progress& p) {
       "throughput +-" + (last_.throughput_rel ? percent(*last_.throughput_rel) : std::string("?")) + ", " +
       percentile_name(target_.percentile) + " +-" +
       (last_.percentile_rel ? percent(*last_.percentile_rel) : std::string("?")) + " (95%)";
-  if (within(last_.throughput_rel) && within(last_.percentile_rel) && p.completed >= target_.min_requests) {
+  if (within(last_.throughput_rel) && within(last_.percentile_rel)) {
     converged_ = true;
     return "converged: " + widths;
   }
@@ -131,7 +121,6 @@ nlohmann::json ConfidenceRule::describe() const {
                         {"confidence", 0.95},
                         {"min_duration_s", target_.min_duration_s},
                         {"max_duration_s", target_.max_duration_s},
-                        {"min_requests", target_.min_requests},
                         {"converged", converged_},
                         {"at_stop",
                          {{"requests", last_.requests},

@@ -96,13 +96,14 @@ struct ConfidenceTarget {
   double percentile = 99.0;      // the latency percentile that must be known
   double min_duration_s = 1.0;
   double max_duration_s = 60.0;
-  int64_t min_requests = 0;
 };
 
 // Stops once both the throughput (batch means over the completion windows)
 // and the target percentile (an order-statistics binomial interval, as
 // LoadGen's early stopping uses) are known to within +-half_width_rel at 95%,
-// between the minimum and maximum durations and after the minimum requests.
+// between the minimum and maximum durations. The minimum request count is the
+// one the percentile's two-sided interval needs to exist at all (about 300
+// for p99, 3000 for p99.9), below which it is never judged known.
 class ConfidenceRule : public StopRule {
  public:
   explicit ConfidenceRule(ConfidenceTarget target);

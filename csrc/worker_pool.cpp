@@ -32,19 +32,30 @@ struct Shared {
   std::mutex mutex;
   std::condition_variable changed;
   std::optional<WorkerFailure> failure;  // the first one, under mutex
+  std::atomic<bool> failure_unrecorded{false};  // one whose message could not be kept (out of memory)
 };
 
 struct Worker {
   int index = 0;
   std::unique_ptr<Recorder> recorder;
-  IntervalHistogram progress;  // the stop rule's latency, handed over while measuring
-  std::atomic<int64_t> warmup_done{0};
+  // The stop rule's latency, handed over while measuring; only for a rule
+  // that reads it (wants_progress).
+  std::unique_ptr<IntervalHistogram> progress;
+  std::atomic<int64_t> warmup_done{0};  // written by the worker alone
   std::thread thread;
 };
 
-void fail(Shared& shared, const std::string& message, bool out_of_memory, bool before_measuring) {
-  std::lock_guard lock(shared.mutex);
-  if (!shared.failure) shared.failure.emplace(message, out_of_memory, before_measuring);
+// Records a worker's failure (`e` null: not a std::exception). Called from its
+// catch handlers, so it must not throw itself.
+void fail(Shared& shared, const std::exception* e, bool before_measuring) noexcept {
+  try {
+    const std::string message = e ? short_message(*e) : "unknown failure";
+    std::lock_guard lock(shared.mutex);
+    if (!shared.failure) shared.failure.emplace(message, e && is_out_of_memory(*e), before_measuring);
+  } catch (...) {
+    // Out of memory, or a broken mutex: the run still fails, without the message.
+    shared.failure_unrecorded.store(true);
+  }
 }
 
 void worker_loop(Worker& w, ModelRunner& model, LoadGenerator& load, StopRule& stop, const PoolPlan& plan,
@@ -73,15 +84,18 @@ void worker_loop(Worker& w, ModelRunner& model, LoadGenerator& load, StopRule& s
         std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
     const bool scheduled_ahead = load.schedules_ahead();
-    const bool track_progress = stop.wants_progress();
+    IntervalHistogram* const progress = w.progress.get();
+    int64_t measure_start_ns = -1;  // read once, when measuring begins
     RequestTiming t;
     for (;;) {
       const int phase = shared.phase.load(std::memory_order_acquire);
       if (phase == kStop) break;
       const bool measured = phase == kMeasure;
       if (measured) {
+        if (measure_start_ns < 0) measure_start_ns = shared.measure_start_ns.load(std::memory_order_relaxed);
         if (!stop.claim_request()) break;
-        t.ready_ns = now_ns();
+        // Only a schedule makes the time a worker turned free worth reading.
+        if (scheduled_ahead) t.ready_ns = now_ns();
         const auto due = load.next_due(shared.stopping);
         if (!due) {
           if (!shared.stopping.load(std::memory_order_relaxed)) shared.load_exhausted.store(true);
@@ -99,17 +113,17 @@ void worker_loop(Worker& w, ModelRunner& model, LoadGenerator& load, StopRule& s
       t.completed_ns = now_ns();
       output = c10::IValue();
       if (!measured) {
-        w.warmup_done.fetch_add(1, std::memory_order_relaxed);
+        w.warmup_done.store(w.warmup_done.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         continue;
       }
       if (timer) t.device_ns = timer->elapsed_ns();
-      w.recorder->record(t, shared.measure_start_ns.load(std::memory_order_relaxed), scheduled_ahead);
-      if (track_progress) w.progress.record(t.completed_ns - (scheduled_ahead ? t.scheduled_ns : t.issued_ns));
+      w.recorder->record(t, measure_start_ns, scheduled_ahead);
+      if (progress) progress->record(t.completed_ns - (scheduled_ahead ? t.scheduled_ns : t.issued_ns));
     }
   } catch (const std::exception& e) {
-    fail(shared, short_message(e), is_out_of_memory(e), !prepared);
+    fail(shared, &e, !prepared);
   } catch (...) {
-    fail(shared, "unknown failure", false, !prepared);
+    fail(shared, nullptr, !prepared);
   }
   {
     std::lock_guard lock(shared.mutex);
@@ -142,7 +156,8 @@ Progress gather(const std::vector<std::unique_ptr<Worker>>& workers, const PoolP
   p.windows.assign(std::min(static_cast<size_t>(elapsed_ns / plan.window_ns), plan.windows), 0);
   for (const auto& w : workers) {
     w->recorder->add_completions_to(p.windows);
-    w->progress.take_into(target);
+    // A worker busy with a long request hands its latencies over at the next check.
+    (void)w->progress->take_into(target);
   }
   p.target = &target;
   return p;
@@ -158,6 +173,7 @@ PoolOutcome run_workers(ModelRunner& model, LoadGenerator& load, StopRule& stop,
     auto w = std::make_unique<Worker>();
     w->index = i;
     w->recorder = std::make_unique<Recorder>(plan.window_ns, plan.windows);
+    if (stop.wants_progress()) w->progress = std::make_unique<IntervalHistogram>();
     workers.push_back(std::move(w));
   }
 
@@ -235,6 +251,8 @@ PoolOutcome run_workers(ModelRunner& model, LoadGenerator& load, StopRule& stop,
   stop_workers();
 
   if (shared.failure) throw *shared.failure;
+  if (shared.failure_unrecorded)
+    throw WorkerFailure("a worker failed, and its message could not be kept", false, false);
   if (outcome.interrupted) outcome.stop_reason = "interrupted";
   for (const auto& w : workers) {
     outcome.merged->merge(*w->recorder);

@@ -173,6 +173,12 @@ def test_eia_exports_and_runs_inside_the_accelerator_context(monkeypatch, tmp_pa
     assert len(ei.entries) == 2 and len({thread for _, thread in ei.entries}) == 2
     assert result.environment["runner"] == "python-loop" and result.config["device"] == "eia:2"
     assert result.latency.p50 > 0 and result.histogram.get_total_count() == result.requests
+    # The config says how this loop ran: one module shared by the threads, torch's own intra-op pool.
+    assert result.config["replicas"] == "shared" and result.config["intra_op_threads"] == torch.get_num_threads()
+    assert result.to_dict()["measurement"]["stop"]["rule"] == {"rule": "duration", "duration_s": 0.3}
+    for refused in (dict(ci=0.05, min_duration=0.1), dict(requests=10), dict(rate=100.0)):
+        with pytest.raises(ValueError, match="backend 'eia' measures generated inputs for a duration"):
+            infermeter.benchmark(report.path, backend=BackendConfig(name="eia"), duration=1.0, **refused)
 
 
 def test_eia_sweep_prices_client_plus_accelerator(monkeypatch, tmp_path):

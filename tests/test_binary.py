@@ -72,6 +72,8 @@ def test_help_documents_every_flag(bench_binary):
     (["m.pt", "--duration"], "--duration needs a value"),
     ([], "no model given"),
     (["m.pt", "--replicas", "many"], "--replicas must be per-thread or shared"),
+    (["m.pt", "--threads", "4294967297"], "--threads is out of range, got '4294967297'"),  # not wrapped to 1
+    (["m.pt", "--seed", "-1"], "--seed expects an integer from 0 to 2^64 - 1, got '-1'"),
 ])
 def test_bad_flags_give_usage_errors(bench_binary, args, message):
     proc = run_binary(bench_binary, *args, check=False)

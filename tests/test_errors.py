@@ -119,3 +119,31 @@ def test_corrupt_export_facts_give_a_warning_not_broken_json(tmp_path, bench_bin
 def test_a_window_too_small_for_the_run_is_refused(linear_model):
     with pytest.raises(ValueError, match=r"window 1e-07 s is too small|window 0.000000 s is too small"):
         benchmark(linear_model, **(QUICK | dict(window=1e-7, duration=1.0, requests=None)))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(threads=5000), "threads must be >= 1 and at most 1024, got 5000"),
+    (dict(threads=33, device="cuda:0"), "threads must be at most 32 on a CUDA device"),
+    (dict(warmup=float("inf")), "warmup must be >= 0 seconds and at most a day, got inf"),
+    (dict(duration=float("inf"), requests=None), "duration must be > 0 seconds and at most a day"),
+    (dict(window=1e12), "window must be > 0 seconds and at most a day"),
+    (dict(ci=0.05, duration=0.5, min_duration=0.1, requests=None),
+     r"ci needs a duration of at least 0\.6.* s \(6 windows of 0\.1.* s\) to estimate throughput's interval"),
+])
+def test_out_of_range_options_are_refused_by_name(linear_model, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        benchmark(linear_model, **(QUICK | kwargs))
+
+
+def test_an_arrival_rate_so_low_its_second_arrival_is_never_still_ends(linear_model):
+    # One arrival every 1e10 s: the second is past int64's nanoseconds, and reads as never.
+    r = benchmark(linear_model, rate=1e-10, arrival="constant", warmup=0.0, duration=0.3, calibrate=False)
+    assert r.requests == 1 and r.load_info["scheduled"] == 1
+
+
+def test_a_document_missing_keys_gets_an_error_naming_the_key():
+    from infermeter import _native
+    with pytest.raises(RuntimeError, match="key 'config' not found"):
+        _native.console_summary("{}")
+    with pytest.raises(RuntimeError, match="key 'latency' not found"):
+        _native.repeat_summary(['{"measurement": {"inferences_per_s": 1, "requests": 1, "elapsed_s": 1}}'])

@@ -13,18 +13,13 @@ import pytest
 import torch
 
 import infermeter  # registers torch.ops.infermeter.* from its extension
-from infermeter.test_models import Spin
+from infermeter import test_models
 
 
 @pytest.fixture(scope="module")
 def spin_model(tmp_path_factory):
-    """Scripted (not traced) so the call is the TorchScript graph's one op."""
     folder = tmp_path_factory.mktemp("spin")
-
-    def make(ns: int):
-        return infermeter.save_torchscript(Spin(ns), torch.zeros(1), folder / f"spin_{ns}.pt", method="script")
-
-    return make
+    return lambda ns: test_models.spin_model(folder / f"spin_{ns}.pt", ns)
 
 
 @pytest.mark.parametrize("ns", [10_000, 100_000, 1_000_000])

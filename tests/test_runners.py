@@ -12,7 +12,7 @@ import torch
 
 import infermeter
 from infermeter import _native
-from infermeter.aoti_export import _models_link_cxx_runtime
+from infermeter.aoti_export import models_link_cxx_runtime
 from infermeter.cli import main
 from infermeter.elf_needs import needed_libraries
 from infermeter.sweep import load_config, run_sweep
@@ -78,7 +78,7 @@ def test_cuda_graph_needs_a_cuda_device(linear_model, bench_binary, capsys):
 
 
 def test_unknown_runner_lists_the_known_ones(linear_model):
-    with pytest.raises(ValueError, match=r"unknown runner 'tensorrt' \(known: aoti, cuda-graph, torchscript\)"):
+    with pytest.raises(ValueError, match=r"unknown runner 'tensorrt' \(known: torchscript, cuda-graph, aoti\)"):
         infermeter.benchmark(linear_model, runner="tensorrt", **QUICK)
 
 
@@ -136,6 +136,31 @@ def test_packages_with_a_static_cxx_runtime_are_detected(tmp_path):
     for name, links in (("cxx.so", True), ("c.so", False)):
         with zipfile.ZipFile(tmp_path / f"{name}.pt2", "w") as z:
             z.write(tmp_path / name, f"pkg/data/aotinductor/model/x.wrapper.so")
-        assert _models_link_cxx_runtime(tmp_path / f"{name}.pt2") is links
+        assert models_link_cxx_runtime(tmp_path / f"{name}.pt2") is links
     with pytest.raises(ValueError, match="not a 64-bit little-endian ELF file"):
         needed_libraries(b"#!/bin/sh\n")
+
+
+def test_explicit_inputs_unlike_the_package_are_refused_before_they_run(package):
+    # AOTInductor checks only the input count: a wrong shape would be read out of bounds.
+    with pytest.raises(ValueError, match=r"input 0 must have shape \[-1,8\] \(-1: any batch\), got \[2,4\]"):
+        infermeter.benchmark(package, runner="aoti", inputs=torch.rand(2, 4), duration=0.2, **QUICK)
+    with pytest.raises(ValueError, match="input 0 must be float32, got float64"):
+        infermeter.benchmark(package, runner="aoti", inputs=torch.rand(2, 8, dtype=torch.float64), duration=0.2,
+                             **QUICK)
+    with pytest.raises(ValueError, match="it takes 1 inputs, got 2"):
+        infermeter.benchmark(package, runner="aoti", inputs=(torch.rand(2, 8), torch.rand(2, 8)), duration=0.2,
+                             **QUICK)
+    r = infermeter.benchmark(package, runner="aoti", inputs=torch.rand(3, 8), duration=0.2, **QUICK)
+    assert r.requests > 0 and r.config["batch_size"] == 3
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc")
+def test_a_package_with_a_static_cxx_runtime_is_refused_before_python_loads_it(tmp_path):
+    # A model library without NEEDED libstdc++.so.6, as /opt/gcc's g++ builds them: loading it would segfault.
+    (tmp_path / "c.c").write_text("int f(void) { return 1; }\n")
+    subprocess.run(["gcc", "-shared", "-fPIC", str(tmp_path / "c.c"), "-o", str(tmp_path / "c.so")], check=True)
+    with zipfile.ZipFile(tmp_path / "static.pt2", "w") as z:
+        z.write(tmp_path / "c.so", "pkg/data/aotinductor/model/x.wrapper.so")
+    with pytest.raises(ValueError, match="links libstdc\\+\\+ statically.*infermeter-bench"):
+        infermeter.benchmark(tmp_path / "static.pt2", runner="aoti", inputs=torch.rand(1, 8), **QUICK)

@@ -9,9 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
-import infermeter
 from infermeter import load_results
 from infermeter.analysis import FOUND_RATE, RATE_POINT, recommend
 from infermeter.report import write_report
@@ -20,7 +18,7 @@ from infermeter.sweep import ConfigError, expand, load_config, run_sweep
 from infermeter.sweep.grid import Point
 from infermeter.sweep.store import ResultsFile
 from sweep_helpers import failing_model, write_config
-from infermeter.test_models import Spin
+from infermeter.test_models import spin_model
 
 RESNET = [{"name": "resnet18", "resolution": 32}]
 FAST_NS, SLOW_NS = 100_000, 400_000  # service times of the two spin models
@@ -93,7 +91,7 @@ def swept(tmp_path_factory):
     a statistical stop, both "on" a c5.large."""
     folder = tmp_path_factory.mktemp("load")
     for name, ns in (("fast.pt", FAST_NS), ("slow.pt", SLOW_NS)):
-        infermeter.save_torchscript(Spin(ns), torch.zeros(1), folder / name, method="script")
+        spin_model(folder / name, ns)
     opened = write_config(folder / "open.yaml", load="open", sla=SLA, instance="c5.large", rates=RATES,
                           models=[{"name": "fast.pt"}, {"name": "fast.pt", "find_rate": True},
                                   {"name": "slow.pt", "find_rate": True}])

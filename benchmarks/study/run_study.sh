@@ -23,7 +23,7 @@ case "${1:-}" in
   rate) sweep gpu_study_rate ;;
   aoti) sweep gpu_study_aoti ;;
   sweep-time)
-    python3 "$here/../sweep_time.py" --device cuda:0 --ci-results "$results/gpu_study" --sample "${SAMPLE:-8}" \
+    python3 "$here/../sweep_time.py" --device cuda:0 --ci-results "$results/gpu_study" --max-duration 20 --sample "${SAMPLE:-8}" \
       --out "$results/sweep_time" ;;
   report)
     python3 -m infermeter report "$results/gpu_study" "$results/gpu_study_rest" "$results/gpu_study_aoti" \

@@ -5,6 +5,7 @@ package, where LibTorch's PyTorchStreamReader finds them as
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -47,8 +48,9 @@ class StaticCxxRuntimeError(ValueError):
     """AOTInductor's compiler linked the C++ runtime into the package."""
 
 
-def _models_link_cxx_runtime(package: Path) -> bool:
-    """Whether every compiled model in the package needs the shared libstdc++."""
+def models_link_cxx_runtime(package: Path) -> bool:
+    """Whether every compiled model in the package needs the shared libstdc++
+    (else loading it into a Python process segfaults)."""
     with zipfile.ZipFile(package) as archive:
         objects = [n for n in archive.namelist() if "/data/aotinductor/" in n and n.endswith(".so")]
         return all("libstdc++.so.6" in needed_libraries(archive.read(n)) for n in objects)
@@ -64,12 +66,14 @@ def compile_package(program, folder: Path) -> tuple[Path, str]:
     path = folder / "compiled.pt2"
     compiler = str(torch._inductor.config.cpp.cxx[-1] or "c++")
     torch._inductor.aoti_compile_and_package(program, package_path=str(path))
-    if _models_link_cxx_runtime(path):
+    if models_link_cxx_runtime(path):
         return path, compiler
-    if Path(FALLBACK_CXX).is_file() and Path(compiler).resolve() != Path(FALLBACK_CXX).resolve():
+    # A bare compiler name is looked up on PATH, as the compile itself does.
+    used = Path(shutil.which(compiler) or compiler).resolve()
+    if Path(FALLBACK_CXX).is_file() and used != Path(FALLBACK_CXX).resolve():
         torch._inductor.aoti_compile_and_package(program, package_path=str(path),
                                                  inductor_configs={"cpp.cxx": (None, FALLBACK_CXX)})
-        if _models_link_cxx_runtime(path):
+        if models_link_cxx_runtime(path):
             return path, FALLBACK_CXX
     raise StaticCxxRuntimeError(
         f"AOTInductor compiled this package with {compiler}, which linked libstdc++ statically into the model; "

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from infermeter import _native
+from infermeter.aoti_export import models_link_cxx_runtime
 from infermeter.backends import COMPILING, BackendConfig, as_backend, eia, python_loop
 from infermeter.input_spec import EXPORT_INFO_FILE, dtype_name
 from infermeter.result import Interrupted, Result
@@ -39,13 +40,19 @@ def export_facts(path: str | Path) -> dict:
 
 def run_config(path: str | Path, **options) -> _native.RunConfig:
     """The engine's RunConfig for `path`, its fields set from `options`
-    (RunConfig's own names); validated, so a bad option is a ValueError."""
+    (RunConfig's own names); without `duration_s`, the engine's default for
+    the stop asked for. Validated, so a bad option is a ValueError."""
     config = _native.RunConfig()
     config.model_path = str(path)
     for name, value in options.items():
         if not hasattr(config, name):
             raise TypeError(f"unknown run option {name!r}")
-        setattr(config, name, value)
+        try:
+            setattr(config, name, value)
+        except TypeError:
+            raise TypeError(f"run option {name}={value!r} has the wrong type") from None
+    if "duration_s" not in options:
+        config.apply_default_duration()
     config.validate()
     return config
 
@@ -56,10 +63,7 @@ def _with_environment(doc: dict) -> Result:
     return Result(doc)
 
 
-# Seconds measured by default; with a statistical stop (ci=...), the most it may take.
-FIXED_DURATION_S = 5.0
-MAX_CI_DURATION_S = 60.0
-_DEFAULT = object()
+_DEFAULT = object()  # duration left out: the engine's default for the stop asked for
 
 
 def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int = 1, device: str = "cpu",
@@ -73,7 +77,9 @@ def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int
     given a `rate`, an open one.
 
     model: a TorchScript file, an AOTInductor package (.pt2, runner "aoti"),
-        or an nn.Module (traced on `inputs`).
+        or an nn.Module (traced on `inputs` and measured as traced: not
+        frozen, as freezing would fold the attributes a stateful module
+        changes; `export()` freezes by default, as deployments ship).
     runner: what runs the model: "torchscript" (the interpreter),
         "cuda-graph" (each request replays a CUDA graph captured from the
         TorchScript forward) or "aoti" (an AOTInductor package).
@@ -85,7 +91,8 @@ def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int
     intra_op_threads: torch's intra-op threads on each client thread; by
         default the cores shared out among the client threads.
     duration / requests: measuring stops at whichever comes first (5 s by
-        default); pass duration=None to stop on the request count alone.
+        default, none when only `requests` is given); pass duration=None to
+        stop on the request count alone.
     ci: stop once throughput and the `ci_percentile` latency are both known
         to +-ci (relative, 95% confidence: 0.02 for +-2%), after at least
         `min_duration` s; `duration` is then the most it may take (default
@@ -113,8 +120,7 @@ def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int
         return _repeated(model, repeat, options)
     backend = as_backend(backend, device)
     explicit = _explicit(inputs) if inputs is not None else []
-    if duration is _DEFAULT:
-        duration = MAX_CI_DURATION_S if ci is not None else (None if requests else FIXED_DURATION_S)
+    durations = {} if duration is _DEFAULT else {"duration_s": duration}
 
     with tempfile.TemporaryDirectory(prefix="infermeter-") as tmp:
         if isinstance(model, torch.nn.Module):
@@ -129,14 +135,18 @@ def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int
         replicas = backend.engine_replicas(replicas, threads, export_facts(path).get("parameters", 0))
         config = run_config(path, device=device, runner=runner, batch_size=batch_size, threads=threads,
                             replicas=replicas, intra_op_threads=intra_op_threads, warmup_s=warmup,
-                            warmup_min_requests=warmup_min_requests, duration_s=duration, requests=requests,
-                            ci=ci, ci_percentile=ci_percentile, min_duration_s=min_duration, rate_per_s=rate, arrival=arrival, window_s=window, seed=seed, inputs=explicit)
+                            warmup_min_requests=warmup_min_requests, requests=requests, ci=ci,
+                            ci_percentile=ci_percentile, min_duration_s=min_duration, rate_per_s=rate,
+                            arrival=arrival, window_s=window, seed=seed, inputs=explicit, **durations)
+        if runner == "aoti":
+            _refuse_static_cxx_runtime(path)
         if backend.name in COMPILING:
             backend.start_runtime(export_facts(path).get("parameters", 0))
         if backend.name == "eia":
-            if inputs is not None or duration is None or runner != "torchscript" or rate is not None:
+            if (inputs is not None or config.duration_s is None or runner != "torchscript" or rate is not None
+                    or ci is not None or requests is not None):
                 raise ValueError("backend 'eia' measures generated inputs for a duration in a closed loop, with the "
-                                 "torchscript runner")
+                                 "torchscript runner: leave out inputs, rate, ci and requests")
             ordinal = backend.ordinal()
             doc = python_loop.measure(config, lambda: eia.on_accelerator(ordinal), backend=f"eia:{ordinal}")
             if doc["measurement"]["interrupted"]:
@@ -149,16 +159,31 @@ def benchmark(model, *, inputs=None, batch_size: int | None = None, threads: int
     return _with_environment(doc)
 
 
+def _refuse_static_cxx_runtime(path: Path) -> None:
+    """An AOTInductor package whose model carries a static libstdc++ segfaults
+    when loaded into this (a Python) process (docs/aoti.md): refuse it first.
+    A file that is not a readable package is left to the engine to report."""
+    try:
+        links = models_link_cxx_runtime(path)
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return
+    if not links:
+        raise ValueError(f"{path}: its compiled model links libstdc++ statically, which crashes a Python process "
+                         "that loads it; measure it with infermeter-bench, or export it again with `infermeter "
+                         "export --format aoti` (which compiles with a dynamically linked runtime)")
+
+
 def _repeated(model, repeat: int, options: dict) -> Result:
-    """`repeat` independent runs, summarised by the engine (repeat_summary);
-    Ctrl-C keeps the runs finished so far and the one it interrupted."""
+    """`repeat` independent runs, summarised by the engine (repeat_summary).
+    Ctrl-C keeps the runs finished so far, summarised alone: the run it cut
+    short is shorter than the others and would skew their spread (it is the
+    result only when no run had finished)."""
     docs = []
     for _ in range(repeat):
         try:
             docs.append(benchmark(model, repeat=1, **options).to_dict())
         except Interrupted as interrupted:
-            docs.append(interrupted.result.to_dict())
-            raise Interrupted(_summarised(docs)) from None
+            raise Interrupted(_summarised(docs) if docs else interrupted.result) from None
     return _summarised(docs)
 
 

@@ -9,33 +9,52 @@ from infermeter import _native
 from infermeter.backends import add_arguments, from_arguments
 
 
+# `run` options of one measurement, which a rate search refuses: it chooses
+# each step's rate and length and measures it once. Each defaults to None,
+# so that any value given, 0 too, is seen.
+SINGLE_RUN_OPTIONS = {"rate": "--rate", "ci": "--ci", "duration": "--duration", "requests": "--requests",
+                      "repeat": "--repeat", "ci_percentile": "--ci-percentile", "min_duration": "--min-duration"}
+SEARCH_OPTIONS = {"sla": "--sla", "rate_precision": "--rate-precision"}  # the search's own, None unless given
+
+
+def _given(args, names) -> dict:
+    """The options among `names` given on the command line, by name."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
 def _find_rate(args) -> int:
     import json
     from pathlib import Path
 
-    from infermeter.find_rate import find_rate
+    from infermeter.find_rate import SearchInterrupted, find_rate
+    from infermeter.sla import parse_sla
 
-    if not args.sla:
+    refused = [SINGLE_RUN_OPTIONS[name] for name in _given(args, SINGLE_RUN_OPTIONS)]
+    if refused:
+        raise ValueError(f"--find-rate chooses each step's rate and duration and measures it once: leave out "
+                         f"{', '.join(refused)}")
+    if args.sla is None:
         raise ValueError("--find-rate needs --sla, e.g. --sla 'p99<15ms'")
-    if args.rate or args.ci or args.duration or args.requests:
-        raise ValueError("--find-rate chooses each step's rate and duration: leave out --rate, --ci, --duration "
-                         "and --requests")
-    print(f"searching the highest rate meeting {args.sla} ...", flush=True)
-    search = find_rate(args.model, sla=args.sla, threads=args.threads, arrival=args.arrival,
-                       precision=args.rate_precision, warmup=args.warmup, seed=args.seed, batch_size=args.batch_size,
-                       device=args.device, runner=args.runner, replicas=args.replicas,
-                       intra_op_threads=args.intra_op_threads, window=args.window, calibrate=False,
-                       backend=from_arguments(args),
-                       on_step=lambda s: print(f"  offered {s.offered_rate_per_s:.1f}/s: achieved "
-                                               f"{s.achieved_rate_per_s:.1f}/s, {s.latency_ms:.3f} ms, "
-                                               f"{'meets' if s.meets else 'fails'}", flush=True))
+    sla = parse_sla(args.sla)
+    precision = {"precision": args.rate_precision} if args.rate_precision is not None else {}
+    print(f"searching the highest rate meeting {sla} ...", flush=True)
+    try:
+        search = find_rate(args.model, sla=sla, threads=args.threads, arrival=args.arrival, warmup=args.warmup,
+                           seed=args.seed, batch_size=args.batch_size, device=args.device, runner=args.runner,
+                           replicas=args.replicas, intra_op_threads=args.intra_op_threads, window=args.window,
+                           calibrate=False, backend=from_arguments(args), **precision,
+                           on_step=lambda s: print(f"  offered {s.offered_rate_per_s:.1f}/s: achieved "
+                                                   f"{s.achieved_rate_per_s:.1f}/s, {s.latency_label}, "
+                                                   f"{'meets' if s.meets else 'fails'}", flush=True))
+    except SearchInterrupted as stopped:  # keep the finished steps, as `run` keeps a partial result
+        search = stopped.search
     print(search)
     if args.json:
         best = search.best
         doc = {"rate_search": search.to_dict(), "best_result": best.result.to_dict() if best else None}
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
         print(f"search written to {args.json}")
-    return 0
+    return 130 if search.interrupted else 0
 
 
 def _run(args) -> int:
@@ -44,25 +63,26 @@ def _run(args) -> int:
 
     if args.find_rate:
         return _find_rate(args)
-    from infermeter.bench import FIXED_DURATION_S, MAX_CI_DURATION_S
-
-    duration = args.duration if args.duration is not None else (
-        MAX_CI_DURATION_S if args.ci else (None if args.requests else FIXED_DURATION_S))
+    stray = [SEARCH_OPTIONS[name] for name in _given(args, SEARCH_OPTIONS)]
+    if stray:
+        raise ValueError(f"{', '.join(stray)}: only with --find-rate, which searches the highest rate meeting the SLA")
+    # Options left out take benchmark's defaults (the duration's depends on --ci and --requests).
     try:
         result = benchmark(args.model, batch_size=args.batch_size, threads=args.threads, device=args.device,
                            runner=args.runner, replicas=args.replicas, intra_op_threads=args.intra_op_threads,
-                           warmup=args.warmup, duration=duration, requests=args.requests, ci=args.ci,
-                           ci_percentile=args.ci_percentile, min_duration=args.min_duration, rate=args.rate,
-                           arrival=args.arrival, window=args.window,
-                           seed=args.seed, calibrate=not args.no_calibrate, repeat=args.repeat,
-                           backend=from_arguments(args))
-    except Interrupted as interrupted:  # keep what was measured, as infermeter-bench does
-        result = interrupted.result
+                           warmup=args.warmup, requests=args.requests, ci=args.ci, rate=args.rate,
+                           arrival=args.arrival, window=args.window, seed=args.seed,
+                           calibrate=not args.no_calibrate, backend=from_arguments(args),
+                           **_given(args, ("duration", "ci_percentile", "min_duration", "repeat")))
+        interrupted = False
+    except Interrupted as stopped:  # keep what was measured, as infermeter-bench does
+        # With --repeat, the result is the median run, which need not be the one Ctrl-C cut short.
+        result, interrupted = stopped.result, True
     print(result.summary())
     if args.json:
         result.save(args.json)
         print(f"result written to {args.json}")
-    return 130 if result.to_dict()["measurement"]["interrupted"] else 0
+    return 130 if interrupted else 0
 
 
 def _sweep(args) -> int:
@@ -112,11 +132,12 @@ def _batch_spec(args) -> int:
 def _compare(args) -> int:
     from infermeter.compare import NOISE, WITHIN_NOISE, compare
     from infermeter.frame import load_results
+    from infermeter.report.table import formatted
 
     table = compare(load_results(args.a, prices=args.prices), load_results(args.b, prices=args.prices))
     if table.empty:
         raise ValueError(f"{args.a} and {args.b} have no measured point in common")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+    print(formatted(table).to_string(index=False))
     if NOISE in table:
         same = int((table[NOISE] == WITHIN_NOISE).sum())
         print(f"\n{same} of {len(table)} points within noise: their 95% throughput intervals overlap, so these "
@@ -184,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="infermeter", description="Measure PyTorch inference precisely.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="measure a TorchScript model exported by infermeter")
+    run = sub.add_parser("run", help="measure a model exported by infermeter (TorchScript or AOTInductor)")
     run.add_argument("model", help="a model exported by infermeter (TorchScript .pt or AOTInductor .pt2)")
     run.add_argument("--batch-size", type=int, default=None,
                      help="inferences per request (default 1, or the fixed batch the model was exported for)")
@@ -205,31 +226,33 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--ci", type=float, metavar="REL",
                      help="stop once throughput and the --ci-percentile latency are both known to +-REL at 95%% "
                      "confidence (e.g. 0.02)")
-    run.add_argument("--ci-percentile", type=float, default=99.0, metavar="P",
+    run.add_argument("--ci-percentile", type=float, metavar="P",
                      help="the latency percentile --ci must pin down (default 99)")
-    run.add_argument("--min-duration", type=float, default=1.0, help="with --ci: measure at least this long (default 1)")
+    run.add_argument("--min-duration", type=float, help="with --ci: measure at least this long (default 1)")
     run.add_argument("--rate", type=float, help="open loop: requests arrive at this mean rate per second whatever the "
                      "threads are doing; response time counts the wait for a free thread (default: closed loop)")
     run.add_argument("--find-rate", action="store_true",
                      help="search the highest open-loop rate whose response time meets --sla while keeping up")
     run.add_argument("--sla", help="with --find-rate: the latency objective, e.g. p99<15ms")
-    run.add_argument("--rate-precision", type=float, default=0.02,
+    run.add_argument("--rate-precision", type=float,
                      help="with --find-rate: stop when the passing and failing rates are this close (default 0.02)")
     run.add_argument("--arrival", choices=["poisson", "constant"], default="poisson",
                      help="open-loop arrivals: poisson (seeded by --seed) or evenly spaced (default poisson)")
     run.add_argument("--window", type=float, default=0.1, help="throughput-over-time window, seconds")
     run.add_argument("--seed", type=int, default=0, help="seed for generated inputs and Poisson arrivals")
-    run.add_argument("--repeat", type=int, default=1, metavar="K",
+    run.add_argument("--repeat", type=int, metavar="K",
                      help="K independent measurements, fresh replicas each: reports the median-throughput run with "
-                     "every run's figures, their mean, CV and 95%% interval")
+                     "every run's figures, their mean, CV and 95%% interval (default 1)")
     run.add_argument("--json", help="write the full result here")
     run.add_argument("--no-calibrate", action="store_true", help="skip measuring the harness's own costs")
     add_arguments(run)
     run.set_defaults(func=_run)
 
-    exp = sub.add_parser("export", help="export a zoo model to TorchScript in a chosen precision")
+    exp = sub.add_parser("export", help="export a zoo model to TorchScript or an AOTInductor package, in a chosen "
+                         "precision")
     exp.add_argument("model", help="a name from `infermeter models`, tv:<name> or hf:<id>")
-    exp.add_argument("-o", "--output", required=True, help="the TorchScript file to write")
+    exp.add_argument("-o", "--output", required=True,
+                     help="the file to write: TorchScript (.pt), or with --format aoti an AOTInductor package (.pt2)")
     exp.add_argument("--precision", choices=["fp32", "fp16", "bf16", "mixed"], default="fp32")
     exp.add_argument("--batch-size", type=int, default=1, help="batch to trace at (default 1)")
     exp.add_argument("--seq-len", type=int, help="sequence length, for language models")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from infermeter.cost import PRICINGS, cost_per_million, devices_used, load_catalog
-from infermeter.reporters import DEFAULT_RUNNER
 from infermeter.result import Result
-from infermeter.sweep.grid import Point
+from infermeter.sweep.config import MODEL_FILE_SUFFIXES
+from infermeter.sweep.grid import DEFAULT_RUNNER, Point
 from infermeter.sweep.store import ResultsFile, results_path
 
 # What was measured, and how requests arrived ("closed", "open 500/s", "find-rate"): a point of a sweep.
@@ -27,7 +27,14 @@ OTHER_COLUMNS = ("device_name", "weights", "sustained", "converged", "launch_bou
 
 
 def _model_label(model: str) -> str:
-    return Path(model).name if model.endswith((".pt", ".pth", ".ts")) else model
+    return Path(model).name if model.endswith(MODEL_FILE_SUFFIXES) else model
+
+
+def _unmeasured() -> dict:
+    """The measured columns of a point with nothing measured. Every row
+    carries every column, so that pandas keeps None as None: a column that
+    some rows lack is filled with NaN, which reads as true."""
+    return dict.fromkeys(NUMBER_COLUMNS, math.nan) | dict.fromkeys(OTHER_COLUMNS)
 
 
 def _priced(row: dict, record: dict, catalog, pricing: str) -> dict:
@@ -64,14 +71,15 @@ def _measurement_facts(doc: dict) -> dict:
 def _row(record: dict, source: Path, catalog, pricing: str) -> dict:
     p = record["point"]
     point = Point.from_dict(p)
-    row = {"source": str(source), "sweep": record["sweep"]["name"], "key": record["key"],
-           "series": record["series"], "status": record["status"], "error": record["error"],
-           "model": _model_label(p["model"]), "variant": " ".join(f"{k} {v}" for k, v in sorted(p["variant"].items())),
-           "runner": p.get("runner") or DEFAULT_RUNNER, "precision": p["precision"], "batch_size": p["batch_size"],
-           "threads": p["threads"], "load": "open" if point.open_loop else "closed", "load_point": point.load_label,
-           "find_rate": point.find_rate, "instance": record.get("instance"),
-           "device": record["sweep"]["settings"]["device"], "sla": record["sweep"]["settings"].get("sla"),
-           "result": None}
+    row = _unmeasured() | {
+        "source": str(source), "sweep": record["sweep"]["name"], "key": record["key"], "series": record["series"],
+        "status": record["status"], "error": record["error"], "model": _model_label(p["model"]),
+        "variant": " ".join(f"{k} {v}" for k, v in sorted(p["variant"].items())),
+        "runner": p.get("runner") or DEFAULT_RUNNER, "precision": p["precision"], "batch_size": p["batch_size"],
+        "threads": p["threads"], "load": "open" if point.open_loop else "closed", "load_point": point.load_label,
+        "find_rate": point.find_rate, "instance": record.get("instance"),
+        "device": record["sweep"]["settings"]["device"], "sla": record["sweep"]["settings"].get("sla"),
+        "result": None}
     row["price_per_hour"] = catalog.price(row["instance"]) if row["instance"] else math.nan
     row |= _priced(row, record, catalog, pricing)
     if record["status"] != "ok":
@@ -84,8 +92,8 @@ def _row(record: dict, source: Path, catalog, pricing: str) -> dict:
             "device_name": result.environment.get("device_name"), "weights": export.get("weights"),
             "inferences_per_s": result.inferences_per_s} | _measurement_facts(record["result"])
     # A run that measured no request (it stopped first) has no latencies and no cost.
-    if record["result"]["latency"]["host"] is not None:
-        lat = result.response_latency or result.latency  # what the load's clients saw
+    lat = result.judged_latency
+    if lat is not None:
         row |= {"mean_ms": lat.mean, "p50_ms": lat.p50, "p90_ms": lat.p90, "p95_ms": lat.p95, "p99_ms": lat.p99,
                 "launch_p50_ms": result.launch_latency.p50 if result.launch_latency else math.nan}
     price = row["share_price_per_hour"]
@@ -125,10 +133,16 @@ def load_results(*paths: str | Path, prices: tuple[str | Path, ...] = (), pricin
         if not path.is_file():
             raise ValueError(f"no sweep results at {given} (looked for {path})")
         rows += [_row(r, path, catalog, pricing) for r in ResultsFile(path).latest().values()]
+    return _frame(rows)
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    """The rows as a DataFrame in which a missing text is None, as in the
+    rows: pandas 3 stores it in a string column as NaN, which reads as true
+    (`row["instance"] or row["device"]`)."""
     frame = pd.DataFrame(rows)
-    for column in NUMBER_COLUMNS + OTHER_COLUMNS:
-        if column not in frame:
-            frame[column] = math.nan if column in NUMBER_COLUMNS else None
+    for column in frame.columns[[isinstance(dtype, pd.StringDtype) for dtype in frame.dtypes]]:
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame
 
 

@@ -1,6 +1,7 @@
 """Reporters: each turns what was measured into one output, behind one
-protocol, so the terminal, CSV, Markdown and HTML say the same things with
-the same rounding. A single result's console summary is the engine's
+protocol, so the terminal, CSV, Markdown and HTML say the same things: the
+terminal, Markdown and HTML rounded alike (report.table.formatted), the CSV
+in raw numbers. A single result's console summary is the engine's
 (`Result.summary()`, csrc/reporters.cpp), the same text the binary prints."""
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
 
 # The table reporters import pandas and the report package when they render,
 # so that Result.summary() (and `infermeter run`) stays free of them.
-
-DEFAULT_RUNNER = "torchscript"  # results from before runners were recorded ran TorchScript
 
 
 @dataclass

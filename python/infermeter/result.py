@@ -11,8 +11,11 @@ from pathlib import Path
 
 from hdrh.histogram import HdrHistogram
 
-SCHEMA = "infermeter.result/1"
-PERCENTILES = ("p50", "p90", "p95", "p99", "p99_9")
+from infermeter import _native
+
+# The engine's (result_builder.h): the document's schema and the percentiles it states.
+SCHEMA = _native.RESULT_SCHEMA
+PERCENTILES = tuple(key.removesuffix("_ns") for key in _native.PERCENTILE_KEYS)
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,18 @@ class Result:
         return LatencySummary.from_doc(doc) if doc else None
 
     @property
+    def judged(self) -> str:
+        """Which latency an SLA judges and reports show: "response" in an open
+        loop (what the load's clients saw, queueing included), else "host".
+        The engine's repeat summary follows the same one."""
+        return "response" if self._doc["latency"].get("response") else "host"
+
+    @property
+    def judged_latency(self) -> LatencySummary | None:
+        """The `judged` latency; None when no request was measured."""
+        return self.response_latency if self.judged == "response" else self.latency
+
+    @property
     def queue_wait(self) -> LatencySummary | None:
         """Open loop: from when each request was due until a client started it."""
         doc = self._doc["latency"].get("queue_wait")
@@ -149,6 +164,11 @@ class Result:
         """Open loop: response time in nanoseconds; None in a closed loop."""
         doc = self._doc["latency"].get("response")
         return HdrHistogram.decode(doc["histogram"]) if doc else None
+
+    @property
+    def judged_histogram(self) -> HdrHistogram | None:
+        """The `judged` latency in nanoseconds; None when no request was measured."""
+        return self.response_histogram if self.judged == "response" else self.histogram
 
     @cached_property
     def device_histogram(self) -> HdrHistogram | None:
@@ -206,8 +226,13 @@ class Result:
         if self._doc["latency"]["host"] is None:
             return f"Result(no samples: {self._doc['measurement'].get('no_samples_cause')})"
         lat = self.latency
-        return (f"Result({self.inferences_per_s:.1f} inf/s, p50 {lat.p50:.3f} ms, p99 {lat.p99:.3f} ms, "
+        return (f"Result({self.inferences_per_s:.1f} inf/s, p50 {_ms(lat.p50)}, p99 {_ms(lat.p99)}, "
                 f"batch {self.config['batch_size']}, threads {self.config['threads']})")
+
+
+def _ms(value: float) -> str:
+    """A percentile for repr; "-" where the samples cannot state it, as the summary shows it."""
+    return "-" if math.isnan(value) else f"{value:.3f} ms"
 
 
 class Interrupted(KeyboardInterrupt):

@@ -19,18 +19,20 @@ class Sla:
     def __str__(self) -> str:
         return f"p{self.percentile:g}{'<=' if self.inclusive else '<'}{self.limit_ms:g}ms"
 
-    def histogram(self, result):
-        """What the SLA judges: response time (from when each request was
-        due) in an open loop, host latency in a closed one."""
-        return result.response_histogram or result.histogram
-
-    def latency_ms(self, result) -> float:
-        """The percentile in ms; NaN when the run has too few samples to state
-        it (MLPerf LoadGen's floor, as the result documents use)."""
+    @property
+    def min_samples(self) -> int:
+        """The fewest samples that state the percentile (MLPerf LoadGen's
+        floor, as the result documents use)."""
         from infermeter._native import min_samples_for_percentile
 
-        h = self.histogram(result)
-        if h is None or h.get_total_count() < min_samples_for_percentile(self.percentile / 100):
+        return min_samples_for_percentile(self.percentile / 100)
+
+    def latency_ms(self, result) -> float:
+        """The percentile in ms of what the SLA judges (`Result.judged`:
+        response time in an open loop, host latency in a closed one); NaN
+        when the run has fewer than `min_samples` samples."""
+        h = result.judged_histogram
+        if h is None or h.get_total_count() < self.min_samples:
             return math.nan
         return h.get_value_at_percentile(self.percentile) / 1e6
 

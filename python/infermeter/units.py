@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import math
 
-# (unit, nanoseconds per unit), smallest first
-UNITS = (("ns", 1.0), ("µs", 1e3), ("ms", 1e6), ("s", 1e9))
+# Nanoseconds in each unit the engine writes a duration in.
+NS_PER_UNIT = {"ns": 1.0, "µs": 1e3, "ms": 1e6, "s": 1e9}
 
 
 def duration_unit(ns: float) -> tuple[str, float]:
-    """(unit, nanoseconds per unit) in which `ns` reads between 1 and 1000
-    (seconds stay seconds above that): for the axis of a plot."""
-    for unit, scale in reversed(UNITS):
-        if abs(ns) >= scale:
-            return unit, scale
-    return UNITS[0]
+    """(unit, nanoseconds per unit) of the axis of a plot whose largest value
+    is `ns`: the unit format_duration_ns writes `ns` in, so that an axis and
+    the tables agree (the engine's choice: the value reads between 1 and 1000
+    once rounded to three digits; seconds stay seconds above that)."""
+    unit = format_duration_ns(ns).split()[-1]
+    return unit, NS_PER_UNIT[unit]
 
 
 def format_duration_ns(ns: float) -> str:

@@ -35,6 +35,18 @@ TEST_CASE("arrivals before a horizon") {
   CHECK(poisson.back() < 10'000'000'000);
   // 100000 expected; a Poisson count's standard deviation is sqrt(100000) = 316.
   CHECK(static_cast<double>(poisson.size()) == doctest::Approx(100'000.0).epsilon(0.015));
+
+  CHECK(arrival_offsets_until(ArrivalProcess::kConstant, 1000.0, 1'000'000'000, 0, 7).size() == 7);
+}
+
+TEST_CASE("offsets beyond int64's range read as never, so a horizon still ends the schedule") {
+  constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+  // One arrival every 1e10 s: the second is 1e19 ns away, past int64.
+  CHECK(arrival_offsets(ArrivalProcess::kConstant, 1e-10, 3) == std::vector<int64_t>{0, kNever, kNever});
+  const auto poisson = arrival_offsets(ArrivalProcess::kPoisson, 1e-12, 3, 5);
+  CHECK(std::is_sorted(poisson.begin(), poisson.end()));
+  CHECK(poisson.back() == kNever);
+  CHECK(arrival_offsets_until(ArrivalProcess::kConstant, 1e-10, 10'000'000'000) == std::vector<int64_t>{0});
 }
 
 TEST_CASE("Poisson arrivals have the requested mean rate and exponential gaps") {

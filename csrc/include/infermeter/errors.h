@@ -39,6 +39,8 @@ inline std::string short_message(const std::exception& e) {
     while (!text.empty() && text.back() == '\n') text.pop_back();
     return text.substr(text.find_last_of('\n') + 1);
   }
+  // Errors rethrown as plain exceptions (AOTInductor's) still carry c10's backtrace.
+  text = text.substr(0, text.find("\nException raised from"));
   return text.substr(0, text.find("\n\n"));
 }
 

@@ -20,6 +20,11 @@ struct ExplicitInput {
   std::string bytes;
 };
 
+// Seconds measured when no duration is given; with a statistical stop, the
+// most it may take.
+inline constexpr double kFixedDurationS = 5.0;
+inline constexpr double kMaxCiDurationS = 60.0;
+
 struct RunConfig {
   std::string model_path;
   std::string device = "cpu";
@@ -38,10 +43,11 @@ struct RunConfig {
   double warmup_s = 1.0;
   // Each worker also completes this many requests before measuring starts, so
   // that lazy work (TorchScript's profiling runs, cuDNN autotuning) is excluded
-  // even when the warm-up time is short.
+  // even when the warm-up time is short; a warm-up of 0 s means none at all.
   int64_t warmup_min_requests = 2;
-  // Measuring time; with `ci`, the most it may take.
-  std::optional<double> duration_s = 5.0;
+  // Measuring time; with `ci`, the most it may take. Left to its default,
+  // apply_default_duration() fits it to the stop asked for.
+  std::optional<double> duration_s = kFixedDurationS;
   std::optional<int64_t> requests;
   // Statistical stop: measuring ends once throughput and the ci_percentile
   // of latency are both known to +-ci (relative, 95% confidence), after at
@@ -65,6 +71,11 @@ struct RunConfig {
 
 // Throws std::invalid_argument naming the first option that is out of range.
 void validate(const RunConfig& config);
+
+// The duration when none was given, after the other options are set: with
+// `ci`, its maximum (kMaxCiDurationS); with a request count alone, none (the
+// count ends the run); otherwise kFixedDurationS.
+void apply_default_duration(RunConfig& config);
 
 // How long after the start an open loop's arrivals are drawn for: the
 // duration, or an hour when only a request count ends the run.

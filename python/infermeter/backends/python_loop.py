@@ -98,8 +98,9 @@ def measure(config, context: Callable[[], AbstractContextManager], *, backend: s
     if errors:
         raise RuntimeError(f"model '{path}' failed on backend {backend}: {errors[0]}") from errors[0]
     environment = {"runner": "python-loop", "backend": backend, "torch_build": torch.__version__}
-    doc = json.loads(_native.build_python_loop_result(
+    # What this loop did, for the result's config: one module shared by the
+    # threads, on the backend, with torch's process-wide intra-op pool.
+    config.device, config.replicas, config.intra_op_threads = backend, "shared", torch.get_num_threads()
+    return json.loads(_native.build_python_loop_result(
         config, json.dumps(_model_description(path, extra, inputs)), timings, batch, sum(warmup_counts), interrupted,
         "interrupted" if interrupted else "duration reached", json.dumps(environment)))
-    doc["config"]["device"] = backend
-    return doc

@@ -25,25 +25,34 @@ class Report:
     terminal: str
 
 
+def _with_latencies(points: pd.DataFrame) -> pd.DataFrame:
+    """The measured points that completed a request: a run that measured none
+    (outcome no_samples) has no latency distribution to draw."""
+    ok = measured(points)
+    return ok.loc[[r.judged_histogram is not None for r in ok["result"]]]
+
+
 def chosen_points(frame: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:
     """The points whose latency distribution and timeline are drawn: the given
-    keys (any measured point), else each capacity series' knee (or its best
-    throughput without a knee)."""
-    ok = measured(frame)
+    keys (any measured point with latencies), else each capacity series' knee
+    (or its best throughput without a knee)."""
+    drawable = _with_latencies(frame)
     if keys:
-        missing = set(keys) - set(ok["key"])
+        missing = sorted(set(keys) - set(drawable["key"]))
         if missing:
-            raise ValueError(f"no measured point with key {sorted(missing)[0]!r}; keys look like {ok['key'].iloc[0]!r}")
-        return ok[ok["key"].isin(keys)]
+            example = f"; keys look like {drawable['key'].iloc[0]!r}" if not drawable.empty else ""
+            raise ValueError(f"no point with key {missing[0]!r} has latencies to draw (measured, with a request "
+                             f"completed){example}")
+        return drawable[drawable["key"].isin(keys)]
     rows = []
     knee_of = knees(frame)
-    capacity = capacity_points(frame)
+    capacity = _with_latencies(capacity_points(frame))
     if capacity.empty:
         return capacity
     for label, group in capacity.groupby(capacity.apply(curve_label, axis=1), sort=False):
-        knee = knee_of.get(label)
-        pick = group[group["batch_size"] == knee] if knee is not None else group.nlargest(1, "inferences_per_s")
-        rows.append(pick.iloc[0])
+        # Empty without a knee, or when the knee's run measured no request.
+        at_knee = group[group["batch_size"] == knee_of.get(label)]
+        rows.append((group.nlargest(1, "inferences_per_s") if at_knee.empty else at_knee).iloc[0])
     return pd.DataFrame(rows[:MAX_CHOSEN])
 
 
@@ -53,7 +62,7 @@ def pricing_notes(frame: pd.DataFrame) -> list[str]:
     if "priced_as" not in ok or not (ok["priced_as"].notna() & (ok["priced_as"] != WHOLE)).any():
         return []
     return ["$/1M is priced by the share of the instance each run held (column 'priced as', e.g. 1 of 8 GPUs); "
-            "--price-whole-instance (load_results(..., pricing=\"instance\")) prices whole instances."]
+            "in Python, load_results(..., pricing=\"instance\") prices whole instances instead."]
 
 
 def write_report(frame: pd.DataFrame, folder: str | Path, *, points: list[str] | None = None,

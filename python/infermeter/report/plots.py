@@ -70,12 +70,12 @@ def _point_label(row) -> str:
 def latency_distribution(chosen: pd.DataFrame) -> bytes:
     """Latency by percentile on HdrHistogram's usual axis, 1 / (1 - p), in
     the unit that suits the slowest point drawn: response time for an
-    open-loop point, host latency for a closed-loop one."""
+    open-loop point, host latency for a closed-loop one (`Result.judged`).
+    Every chosen point must have latencies (see report.chosen_points)."""
     fig, ax = new_figure()
     x = 1.0 / (1.0 - PERCENTILES / 100.0)
     curves = [(_point_label(row),
-               np.array([(row["result"].response_histogram or row["result"].histogram).get_value_at_percentile(p)
-                         for p in PERCENTILES], dtype=float))
+               np.array([row["result"].judged_histogram.get_value_at_percentile(p) for p in PERCENTILES], dtype=float))
               for _, row in chosen.iterrows()]
     unit, scale = duration_unit(max(float(ns.max()) for _, ns in curves))
     for label, ns in curves:

@@ -23,6 +23,7 @@ NUMBER_FORMATS = {"inferences/s": "{:.1f}", "inf/s lo": "{:.1f}", "inf/s hi": "{
                   "offered /s": "{:.1f}", "achieved /s": "{:.1f}", "run CV": "{:.1%}", "$/1M": "{:.5g}",
                   "cost vs baseline": "{:.3f}", "cost B/A": "{:.3f}"}
 YES_NO = ("sustained", "converged", "launch-bound")
+MISSING = "-"  # how formatted shows a value that is not there
 # Within a setup: the closed loop, then rates ascending, then the rate search.
 ORDER = ["model", "variant", "runner", "precision", "batch_size", "threads", "find_rate", "offered_rate"]
 
@@ -55,18 +56,30 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
     """Numbers as they are read: latencies with three significant digits in
     their own unit (the column loses its "ms"), throughput and rates to 0.1,
     CV in percent, cost to 5 significant digits, ratios to 0.001, flags as
-    yes/no. Works on the summary table and on compare's table."""
+    yes/no, and a missing value of any column as "-" (as the engine's summary
+    shows a percentile its samples cannot state). Works on the summary table
+    and on compare's table."""
     out = table.copy()
     renamed = {}
     for column in out.columns:
         latency = LATENCY_COLUMN.match(str(column))
-        if latency:
-            out[column] = out[column].map(lambda v: "" if pd.isna(v) else format_duration_ms(v))
-            renamed[column] = latency["name"] + (latency["side"] or "")
-            continue
         base = re.sub(r" [AB]$", "", str(column))
-        if base in NUMBER_FORMATS:
-            out[column] = out[column].map(lambda v, f=NUMBER_FORMATS[base]: "" if pd.isna(v) else f.format(v))
+        if latency:
+            shown = format_duration_ms
+            renamed[column] = latency["name"] + (latency["side"] or "")
+        elif base in NUMBER_FORMATS:
+            shown = NUMBER_FORMATS[base].format
         elif base in YES_NO:
-            out[column] = out[column].map(lambda v: "" if v is None or pd.isna(v) else "yes" if v else "no")
+            shown = _yes_no
+        else:
+            shown = _as_is
+        out[column] = out[column].map(lambda v, shown=shown: MISSING if pd.isna(v) else shown(v))
     return out.rename(columns=renamed)
+
+
+def _yes_no(flag) -> str:
+    return "yes" if flag else "no"
+
+
+def _as_is(value):
+    return value

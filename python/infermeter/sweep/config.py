@@ -11,7 +11,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       field_validator, model_validator)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from infermeter import zoo
+from infermeter import _native, zoo
 from infermeter.backends import BACKENDS, COMPILING, BackendConfig, EiaOptions, as_backend
 from infermeter.backends.neuron import NeuronOptions
 from infermeter.backends.neuronx import NeuronxOptions
@@ -28,8 +28,7 @@ def _as_list(value):
 # A key that takes one value or a list of them.
 Positives = Annotated[list[Annotated[int, Field(gt=0, strict=True)]], BeforeValidator(_as_list), Field(min_length=1)]
 Precisions = Annotated[list[Precision], BeforeValidator(_as_list), Field(min_length=1)]
-RUNNERS = ("torchscript", "cuda-graph", "aoti")
-Runners = Annotated[list[Literal[RUNNERS]], BeforeValidator(_as_list), Field(min_length=1)]
+Runners = Annotated[list[Literal[tuple(_native.runner_names())]], BeforeValidator(_as_list), Field(min_length=1)]
 
 
 def _distinct(rates: list[float]) -> list[float]:
@@ -42,6 +41,10 @@ def _distinct(rates: list[float]) -> list[float]:
 # Open-loop arrival rates, requests/s.
 Rates = Annotated[list[Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]], BeforeValidator(_as_list),
                   Field(min_length=1), AfterValidator(_distinct)]
+
+
+# A model named with one of these is a file (TorchScript, or an AOTInductor .pt2), else a zoo name.
+MODEL_FILE_SUFFIXES = (".pt", ".pth", ".ts", ".pt2")
 
 
 class ConfigError(ValueError):
@@ -74,7 +77,7 @@ class ModelConfig(_Strict):
 
     @property
     def is_file(self) -> bool:
-        return self.name.endswith((".pt", ".pth", ".ts", ".pt2"))
+        return self.name.endswith(MODEL_FILE_SUFFIXES)
 
     @property
     def sets_load(self) -> bool:
@@ -102,6 +105,8 @@ class SweepConfig(_Strict):
     description: str = ""
     instance: str | None = None
     device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
+    # Each key's own range here, so its error names the key; how the run options
+    # combine is the engine's to judge (_engine_accepts_the_runs).
     warmup: float = Field(1.0, ge=0)
     duration: float = Field(5.0, gt=0)
     replicas: Literal["per-thread", "shared"] = "per-thread"
@@ -129,7 +134,7 @@ class SweepConfig(_Strict):
     # are known to +-ci (at least min_duration s; `duration` is then the most).
     ci: float | None = Field(None, gt=0, lt=1)
     ci_percentile: float = Field(99.0, gt=0, lt=100)
-    min_duration: float = Field(1.0, gt=0)
+    min_duration: float = Field(1.0, ge=0)
     repeat: int = Field(1, ge=1, strict=True)  # independent runs per point; the median-throughput one is reported
 
     def load_of(self, m: ModelConfig) -> tuple[list[float] | None, bool]:
@@ -173,6 +178,26 @@ class SweepConfig(_Strict):
             raise ValidationError.from_exception_data("SweepConfig", [
                 InitErrorDetails(type=PydanticCustomError("sweep_load", message), loc=loc, input=None)
                 for loc, message in dict(problems).items()])
+        return self
+
+    @model_validator(mode="after")
+    def _engine_accepts_the_runs(self):
+        """Every distinct run the sweep will ask of the engine, checked by the
+        engine's own validate() before anything is exported, so that no point
+        fails on an option after its export (a find_rate step's rate and
+        length are the search's, checked when it runs)."""
+        from infermeter.bench import run_config
+
+        rates = {r for m in self.models for r in (self.load_of(m)[0] or [])} or {None}
+        threads = {t for m in self.models for t in (m.threads or self.threads)}
+        for count, rate in sorted(((t, r) for t in threads for r in rates), key=str):
+            try:
+                run_config("sweep", device=self.device, threads=count, replicas=self.replicas, warmup_s=self.warmup,
+                           duration_s=self.duration, ci=self.ci, ci_percentile=self.ci_percentile,
+                           min_duration_s=self.min_duration, rate_per_s=rate, arrival=self.arrival, seed=self.seed)
+            except (TypeError, ValueError) as e:
+                at = f" (threads {count}" + (f", rate {rate:g}/s)" if rate is not None else ")")
+                raise ValueError(f"the engine refuses this sweep's run options{at}: {e}") from None
         return self
 
     @model_validator(mode="after")

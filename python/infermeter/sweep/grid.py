@@ -12,6 +12,7 @@ import numpy as np
 from infermeter.sweep.config import ModelConfig, SweepConfig
 
 AS_EXPORTED = "as-exported"  # the precision of a TorchScript file in a sweep
+# The default runner; records from before runners were recorded ran it.
 DEFAULT_RUNNER = "torchscript"
 
 

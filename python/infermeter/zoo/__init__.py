@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import inspect
 
+import torch
+
 # Imported for their registrations, in the order `infermeter models` lists them.
 from infermeter.zoo import vision, language, imaging, detection  # noqa: F401, I001
 from infermeter.zoo.registry import REGISTRY, BuiltModel, ModelEntry, example_inputs
+
+
+# The seed random weights are drawn from (a result's `weights` says "random").
+WEIGHTS_SEED = 0
 
 
 def _builder(name: str, options: dict):
@@ -40,7 +46,11 @@ def build(name: str, *, batch_size: int = 1, **options) -> BuiltModel:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     check_options(name, **options)
     builder, options = _builder(name, options)
-    return builder(batch_size=batch_size, **options)
+    # Random weights are drawn from a fixed seed, so that a model built twice
+    # (and its export check) is the same whatever ran before in the process.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(WEIGHTS_SEED)
+        return builder(batch_size=batch_size, **options)
 
 
 __all__ = ["REGISTRY", "BuiltModel", "ModelEntry", "build", "check_options", "example_inputs"]
