@@ -1,4 +1,5 @@
 import shutil
+import signal
 import sysconfig
 from pathlib import Path
 
@@ -6,6 +7,12 @@ import pytest
 import torch
 
 from infermeter import save_torchscript
+
+# A suite started in the background of a shell without job control inherits
+# SIGINT ignored, and so would every child it starts, so that the Ctrl-C tests'
+# SIGINT would never arrive. Python's own handler here is reset to the default
+# in each child at exec.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class Identity(torch.nn.Module):
