@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 import infermeter
-from infermeter.test_models import Spin
+from infermeter.known_latency import Spin
 
 try:
     import mlperf_loadgen as lg

@@ -165,7 +165,7 @@ class AotiRunner : public ModelRunner {
     inputs_.emplace(config.inputs, facts.input_spec, config.batch_size, config.seed, device_, path_);
     description_ = {{"path", path_},
                     {"format", "aoti"},
-                    {"runner", "aoti"},
+                    {"runner", config.runner},
                     {"inputs", inputs_->describe()}};
     add_export_facts(description_, facts.export_info);
     // Shared: one container holding one model instance per worker, so workers

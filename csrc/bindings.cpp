@@ -1,8 +1,9 @@
-// The Python extension `infermeter._core`. RunConfig is bound as a class, so
-// its fields, defaults and validation live once, in C++. The run's config is
-// copied while the GIL is held, the engine runs on the copy with it released
-// (so no Python thread can change it underneath), and only a JSON string
-// comes back, so no Python object is touched without the GIL.
+// The Python extension `infermeter._core`. The option table lives in C++ and
+// Python reads it (option_table) and hands options over as plain values,
+// normalised here once. A run's options are converted while the GIL is held,
+// the engine runs with it released, and only a JSON string comes back, so no
+// Python object is touched without the GIL (the Python runner takes it for
+// each request it makes).
 #include <Python.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -10,16 +11,20 @@
 #include "arrival_schedule.h"
 #include "infermeter/engine.h"
 #include "infermeter/errors.h"
-#include "load_generator.h"
-#include "repeats.h"
+#include "infermeter/options.h"
+#include "interval_log.h"
+#include "output_paths.h"
+#include "python_runner.h"
+#include "recorder.h"
 #include "reporters.h"
 #include "result_builder.h"
 #include "runner_registry.h"
 #include "statistics.h"
-#include "stop_rule.h"
+#include "stop_rules.h"
 
 namespace py = pybind11;
 using namespace infermeter;
+using nlohmann::json;
 
 namespace {
 
@@ -29,11 +34,14 @@ struct Interrupted {
   std::string result_json;
 };
 
-std::string run(const RunConfig& shared_config, bool calibrate) {
-  const RunConfig config = shared_config;
+py::object from_json(const json& value) { return py::module_::import("json").attr("loads")(value.dump()); }
+
+// Runs `body` (which measures) with the GIL released, seeing Ctrl-C: it
+// reaches Python only as a pending signal, so the coordinator looks for it
+// briefly under the GIL a few times a second.
+template <typename Body>
+std::string with_interrupts(Body&& body) {
   bool interrupted_by_signal = false;
-  // Ctrl-C reaches Python only as a pending signal: look for it briefly under
-  // the GIL so a long run stops promptly.
   const AbortCheck should_abort = [&interrupted_by_signal] {
     py::gil_scoped_acquire gil;
     if (PyErr_CheckSignals() != 0) {
@@ -46,7 +54,7 @@ std::string run(const RunConfig& shared_config, bool calibrate) {
   std::string text;
   try {
     py::gil_scoped_release release;
-    text = measure(config, should_abort, calibrate).result.dump();
+    text = body(should_abort).dump();
   } catch (...) {
     // A failure after Ctrl-C was taken: the error goes up, and the Ctrl-C is
     // delivered again after it rather than lost.
@@ -57,17 +65,38 @@ std::string run(const RunConfig& shared_config, bool calibrate) {
   return text;
 }
 
-// The result document for a run measured outside the engine (the Python
-// loop of the Elastic Inference backend): per worker, (issued, completed)
-// steady-clock pairs in ns, relative to when measuring began.
-std::string build_python_loop_result(const RunConfig& config, const std::string& model_json,
-                                     const std::vector<std::vector<std::pair<int64_t, int64_t>>>& workers,
-                                     int64_t batch_size, int64_t warmup_requests, bool interrupted,
-                                     const std::string& stop_reason, const std::string& environment_json) {
-  validate(config);
-  if (!config.duration_s || config.ci || config.requests || config.rate_per_s)
-    throw std::invalid_argument("the Python loop measures a closed loop for a duration: leave out ci, requests and "
-                                "rate");
+std::string run(const std::string& model_path, const py::dict& options, std::vector<ExplicitInput> inputs,
+                const py::dict& front_end) {
+  // Built while the GIL is held: the engine runs on these copies.
+  const RunConfig config = run_config_from(normalise_options(python_to_json(options)), model_path, std::move(inputs));
+  const json front = python_to_json(front_end);
+  return with_interrupts([&](const AbortCheck& should_abort) { return measure(config, should_abort, front); });
+}
+
+// A model whose requests are Python calls (python_runner.h), in the same
+// worker pool, load and stop rule as every other runner.
+std::string run_python_model(const std::string& model_path, const py::dict& options, const py::object& model,
+                             const py::dict& front_end) {
+  const RunConfig config = run_config_from(normalise_options(python_to_json(options)), model_path);
+  PythonRunner runner(model);
+  const auto load = load_kind(config.load).make(config);
+  const auto stop = make_stop_rule(config);
+  const json front = python_to_json(front_end);
+  return with_interrupts([&](const AbortCheck& should_abort) {
+    return measure(config, runner, *load, *stop, should_abort, front);
+  });
+}
+
+// The result document for requests timed outside the engine: per worker,
+// (issued, completed) steady-clock pairs in ns from when measuring began, in
+// a closed loop that stopped at `options`' duration. For importing timings
+// taken elsewhere, and for tests that need a document of chosen figures.
+std::string result_from_timings(const py::dict& options, const py::dict& model,
+                                const std::vector<std::vector<std::pair<int64_t, int64_t>>>& workers,
+                                int64_t batch_size, const py::dict& environment) {
+  const RunConfig config = run_config_from(normalise_options(python_to_json(options)), "(timings)");
+  if (config.load != "closed" || !config.duration_s)
+    throw std::invalid_argument("timings taken elsewhere are read as a closed loop stopped at a duration");
   const auto window_ns = static_cast<int64_t>(config.window_s * 1e9);
   const size_t windows = window_count(config);
   Recorder merged(window_ns, windows);
@@ -81,17 +110,16 @@ std::string build_python_loop_result(const RunConfig& config, const std::string&
     }
     merged.merge(recorder);
   }
+  const ClosedLoop load;
   RunRecord run;
   run.merged = &merged;
+  run.load = &load;
   run.batch_size = batch_size;
-  run.warmup_requests = warmup_requests;
-  run.interrupted = interrupted;
-  run.stop_reason = stop_reason;
+  run.stopped_ns = static_cast<int64_t>(*config.duration_s * 1e9);
+  run.stop_reason = "duration reached";
   run.stop_rule = DurationRule(*config.duration_s).describe();
-  run.load = ClosedLoop().describe(0);
   run.intra_op_threads = intra_op_threads_for(config);
-  return build_result(config, nlohmann::json::parse(model_json), run, nullptr, nlohmann::json::parse(environment_json))
-      .dump();
+  return build_result(config, python_to_json(model), run, nullptr, python_to_json(environment)).dump();
 }
 
 }  // namespace
@@ -115,37 +143,33 @@ PYBIND11_MODULE(_core, m) {
            }),
            py::arg("name"), py::arg("shape"), py::arg("dtype"), py::arg("data"));
 
-  py::class_<RunConfig>(m, "RunConfig", "What one measurement run is asked to do (see csrc/run_config.h).")
-      .def(py::init<>())
-      .def_readwrite("model_path", &RunConfig::model_path)
-      .def_readwrite("device", &RunConfig::device)
-      .def_readwrite("runner", &RunConfig::runner)
-      .def_readwrite("batch_size", &RunConfig::batch_size)
-      .def_readwrite("threads", &RunConfig::threads)
-      .def_readwrite("replicas", &RunConfig::replicas)
-      .def_readwrite("intra_op_threads", &RunConfig::intra_op_threads)
-      .def_readwrite("warmup_s", &RunConfig::warmup_s)
-      .def_readwrite("warmup_min_requests", &RunConfig::warmup_min_requests)
-      .def_readwrite("duration_s", &RunConfig::duration_s)
-      .def_readwrite("requests", &RunConfig::requests)
-      .def_readwrite("ci", &RunConfig::ci)
-      .def_readwrite("ci_percentile", &RunConfig::ci_percentile)
-      .def_readwrite("min_duration_s", &RunConfig::min_duration_s)
-      .def_readwrite("window_s", &RunConfig::window_s)
-      .def_readwrite("rate_per_s", &RunConfig::rate_per_s)
-      .def_readwrite("arrival", &RunConfig::arrival)
-      .def_readwrite("seed", &RunConfig::seed)
-      .def_readwrite("inputs", &RunConfig::inputs)
-      .def("validate", &validate, "Raises ValueError naming the first option out of range.")
-      .def("apply_default_duration", &apply_default_duration,
-           "Sets the duration for a run given none: ci's maximum, none with a request count alone, else the fixed "
-           "duration.");
-
   m.attr("RESULT_SCHEMA") = kResultSchema;
   py::list percentile_keys;
   for (const auto& [key, percentile] : kPercentiles) percentile_keys.append(key);
   m.attr("PERCENTILE_KEYS") = py::tuple(percentile_keys);
 
+  m.def("option_table", [] { return from_json(describe_option_table()); },
+        "Every run option: name, flag, type, group, help, unit, default, choices, bounds and the front ends "
+        "that leave it out, with why (csrc/options.cpp).");
+  m.def(
+      "parse_option_text", [](const std::string& name, const std::string& text) {
+        return from_json(parse_option_text(name, text));
+      },
+      py::arg("name"), py::arg("text"), "A command-line value as the option's typed value; ValueError otherwise.");
+  m.def(
+      "check_option_value",
+      [](const std::string& name, const py::handle& value) {
+        return from_json(check_option_value(name, python_to_json(value)));
+      },
+      py::arg("name"), py::arg("value"),
+      "One option's value checked against its type, choices and bounds, in canonical form; ValueError otherwise.");
+  m.def(
+      "normalise_options", [](const py::dict& given) { return from_json(normalise_options(python_to_json(given))); },
+      py::arg("given"),
+      "Every option: the given ones checked, the others defaulted (the duration from the stop asked for), "
+      "validated as a whole; ValueError naming the option otherwise.");
+  m.def("check_output_path", &check_output_path, py::arg("option"), py::arg("path"), py::arg("model_path"),
+        "ValueError naming the option when `path` cannot take the file it would write.");
   m.def("runner_names", &runner_names, "The runners this build knows.");
   m.def(
       "arrival_offsets",
@@ -156,28 +180,39 @@ PYBIND11_MODULE(_core, m) {
       "The first `count` arrival offsets (ns from the start) of an open loop's schedule: the very schedule a run "
       "with the same arrival process, rate and seed uses.");
   m.def(
-      "console_summary", [](const std::string& result_json) { return console_summary(nlohmann::json::parse(result_json)); },
+      "console_summary", [](const std::string& result_json) { return console_summary(json::parse(result_json)); },
       py::arg("result_json"), "The console summary of a result document (what infermeter-bench prints).");
   m.def(
-      "repeat_summary",
+      "combine_repeats",
       [](const std::vector<std::string>& runs_json) {
-        std::vector<nlohmann::json> runs;
-        for (const auto& text : runs_json) runs.push_back(nlohmann::json::parse(text));
-        return repeat_summary(runs).dump();
+        std::vector<json> runs;
+        for (const auto& text : runs_json) runs.push_back(json::parse(text));
+        return combine_repeats(runs).dump();
       },
       py::arg("runs_json"),
-      "How K result documents of one configuration agree: each run, the median-throughput run, and the mean, "
-      "stddev, CV and 95% t interval of throughput and of the latency percentiles.");
+      "K result documents of one configuration as one: the median-throughput run, with every run's figures "
+      "and the mean, stddev, CV and 95% t interval of throughput and of the latency percentiles under "
+      "\"repeats\".");
   m.def("min_samples_for_percentile", &min_samples_for_percentile, py::arg("q"), py::arg("confidence") = 0.95,
         "Fewest samples for which the largest bounds the q-quantile from above with this confidence (MLPerf "
         "LoadGen's early-stopping floor): below it a percentile is not stated.");
   m.def("format_duration_ns", &format_duration_ns, py::arg("ns"),
         "A duration in the unit (ns, µs, ms, s) that shows three significant digits.");
-  m.def("run", &run, py::arg("config"), py::arg("calibrate"),
-        "Measure a model; returns the result document as JSON text. Ctrl-C raises KeyboardInterrupt whose "
+  m.def(
+      "write_interval_log", [](const std::string& path, const std::string& result_json) {
+        write_interval_log(path, json::parse(result_json));
+      },
+      py::arg("path"), py::arg("result_json"),
+      "The result's host latency as an HdrHistogram interval log (what infermeter-bench --hlog writes).");
+  m.def("write_file_atomically", &write_file_atomically, py::arg("path"), py::arg("text"),
+        "Writes the whole text or nothing: a scratch file beside `path`, renamed over it.");
+  m.def("run", &run, py::arg("model_path"), py::arg("options"), py::arg("inputs"), py::arg("front_end"),
+        "Measure a model file; returns the result document as JSON text. Ctrl-C raises KeyboardInterrupt whose "
         "argument is the partial result's JSON.");
-  m.def("build_python_loop_result", &build_python_loop_result, py::arg("config"), py::arg("model_json"),
-        py::arg("workers"), py::arg("batch_size"), py::arg("warmup_requests"), py::arg("interrupted"),
-        py::arg("stop_reason"), py::arg("environment_json"),
-        "The result document for a closed loop measured from Python threads.");
+  m.def("run_python_model", &run_python_model, py::arg("model_path"), py::arg("options"), py::arg("model"),
+        py::arg("front_end"),
+        "Measure a model whose requests are Python calls (python_runner.h) in the engine's worker pool.");
+  m.def("result_from_timings", &result_from_timings, py::arg("options"), py::arg("model"), py::arg("workers"),
+        py::arg("batch_size"), py::arg("environment"),
+        "The result document for requests timed elsewhere: per worker, (issued, completed) ns pairs.");
 }

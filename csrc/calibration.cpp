@@ -8,7 +8,8 @@
 
 #include "clock.h"
 #include "cuda_graph_runner.h"
-#include "histogram.h"
+#include "infermeter/histogram.h"
+#include "stop_rules.h"
 #include "torchscript_runner.h"
 #include "worker_pool.h"
 
@@ -50,10 +51,10 @@ double histogram_record_ns() {
 
 // A no-op through the run's runner. An AOTInductor package cannot be built
 // here (it needs a compiler run of its own), so the aoti runner is floored by
-// the TorchScript no-op, and the result says so. A CUDA graph cannot be empty,
-// so its no-op is one trivial kernel.
+// the TorchScript no-op and aoti-graph by the CUDA-graph one, and the result
+// says so. A CUDA graph cannot be empty, so its no-op is one trivial kernel.
 nlohmann::json request_floor(const RunConfig& config, const c10::Device& device) {
-  const bool graphs = config.runner == "cuda-graph";
+  const bool graphs = config.runner == "cuda-graph" || config.runner == "aoti-graph";
   torch::jit::Module noop("infermeter_noop");
   noop.define(graphs ? "def forward(self, x):\n  return x + 1\n" : "def forward(self, x):\n  return x\n");
   float zero = 0;
@@ -69,9 +70,9 @@ nlohmann::json request_floor(const RunConfig& config, const c10::Device& device)
   PoolPlan plan;
   plan.device = device;
   plan.warmup_min_requests = 100;
-  const auto outcome = run_workers(*runner, load, stop, plan, [] { return false; });
+  const auto outcome = run_workers(*runner, load, stop, plan, [] { return false; }, {});
   return {{"request_floor_ns", outcome.merged->host().value_at_percentile(50)},
-          {"request_floor_runner", config.runner == "aoti" ? "torchscript" : config.runner}};
+          {"request_floor_runner", graphs ? "cuda-graph" : "torchscript"}};
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "aoti_runner.h"
 #include "infermeter/errors.h"
 #include "torchscript_runner.h"
 
@@ -47,17 +48,28 @@ void release_generator_from_capture(c10::DeviceIndex device) {
   impl->graphsafe_set_state(impl->clone()->graphsafe_get_state());
 }
 
+// How a runner's requests are captured. TorchScript captures in thread-local
+// mode (other workers allocate on their own streams meanwhile); an
+// AOTInductor package's run() only in relaxed mode: its wrapper calls CUDA
+// functions that global and thread-local modes forbid while capturing
+// ("operation not permitted when stream is capturing", seen on an H100).
+struct Capture {
+  cudaStreamCaptureMode mode;
+  std::string fallback_runner;  // what to use instead when the model cannot be captured
+};
+
 class CudaGraphReplica : public Replica {
  public:
   // Runs on the worker's thread with its (non-default) stream current.
-  CudaGraphReplica(std::unique_ptr<TorchScriptReplica> eager, c10::DeviceIndex device) : eager_(std::move(eager)) {
+  CudaGraphReplica(std::unique_ptr<Replica> eager, c10::DeviceIndex device, const Capture& capture)
+      : eager_(std::move(eager)) {
     for (int i = 0; i < kEagerRunsBeforeCapture; ++i) (void)eager_->infer();
     std::lock_guard lock(capture_mutex());
     graph_.emplace();
     try {
-      // Thread-local capture mode: other workers allocate on their own
-      // streams meanwhile.
-      graph_->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+      // Its own memory pool: the captured inputs, intermediates and outputs
+      // stay where the graph recorded them.
+      graph_->capture_begin({0, 0}, capture.mode);
       try {
         output_ = eager_->infer();
       } catch (...) {
@@ -80,7 +92,7 @@ class CudaGraphReplica : public Replica {
         throw OutOfMemory("capturing the model as a CUDA graph ran out of device memory: " + short_message(e));
       throw EngineError(
           "the model cannot be captured as a CUDA graph (its forward synchronizes with the host, copies to "
-          "the CPU, or has data-dependent shapes); use --runner torchscript. CUDA said: " +
+          "the CPU, or has data-dependent shapes); use --runner " + capture.fallback_runner + ". CUDA said: " +
           short_message(e));
     }
   }
@@ -103,44 +115,59 @@ class CudaGraphReplica : public Replica {
   }
 
  private:
-  std::unique_ptr<TorchScriptReplica> eager_;
+  std::unique_ptr<Replica> eager_;
   std::optional<at::cuda::CUDAGraph> graph_;
   c10::IValue output_;
 };
 
+// Any runner's requests, each worker's captured once and replayed.
 class CudaGraphRunner : public ModelRunner {
  public:
-  CudaGraphRunner(std::unique_ptr<TorchScriptRunner> scripted, const c10::Device& device)
-      : scripted_(std::move(scripted)), device_(device) {}
+  CudaGraphRunner(std::unique_ptr<ModelRunner> eager, const c10::Device& device, Capture capture,
+                  const std::string& name)
+      : eager_(std::move(eager)), device_(device), capture_(std::move(capture)), description_(eager_->describe()) {
+    description_["runner"] = name;
+  }
 
   std::unique_ptr<Replica> make_replica(int worker) override {
-    return std::make_unique<CudaGraphReplica>(
-        std::make_unique<TorchScriptReplica>(scripted_->module_for(worker), scripted_->inputs_for(worker)),
-        device_.index());
+    return std::make_unique<CudaGraphReplica>(eager_->make_replica(worker), device_.index(), capture_);
   }
-  nlohmann::json describe() const override { return scripted_->describe(); }
-  int64_t batch_size() const override { return scripted_->batch_size(); }
+  nlohmann::json describe() const override { return description_; }
+  int64_t batch_size() const override { return eager_->batch_size(); }
 
  private:
-  std::unique_ptr<TorchScriptRunner> scripted_;
+  std::unique_ptr<ModelRunner> eager_;
   c10::Device device_;
+  Capture capture_;
+  nlohmann::json description_;
 };
+
+std::optional<std::string> graphs_unavailable(const std::string& runner, const c10::Device& device) {
+  if (!device.is_cuda()) return "the " + runner + " runner needs a CUDA device (got '" + device.str() + "')";
+  return std::nullopt;
+}
 
 }  // namespace
 
 std::optional<std::string> cuda_graph_unavailable(const c10::Device& device) {
-  if (!device.is_cuda()) return "the cuda-graph runner needs a CUDA device (got '" + device.str() + "')";
-  return std::nullopt;
+  return graphs_unavailable("cuda-graph", device);
 }
 
 std::unique_ptr<ModelRunner> in_cuda_graphs(std::unique_ptr<TorchScriptRunner> scripted, const c10::Device& device) {
   if (const auto why = cuda_graph_unavailable(device)) throw std::invalid_argument(*why);
-  return std::make_unique<CudaGraphRunner>(std::move(scripted), device);
+  return std::make_unique<CudaGraphRunner>(std::move(scripted), device,
+                                           Capture{cudaStreamCaptureModeThreadLocal, "torchscript"}, "cuda-graph");
 }
 
 std::unique_ptr<ModelRunner> make_cuda_graph_runner(const RunConfig& config, const c10::Device& device) {
   if (const auto why = cuda_graph_unavailable(device)) throw std::invalid_argument(*why);
   return in_cuda_graphs(std::make_unique<TorchScriptRunner>(config, device), device);
+}
+
+std::unique_ptr<ModelRunner> make_aoti_graph_runner(const RunConfig& config, const c10::Device& device) {
+  if (const auto why = graphs_unavailable("aoti-graph", device)) throw std::invalid_argument(*why);
+  return std::make_unique<CudaGraphRunner>(make_aoti_runner(config, device), device,
+                                           Capture{cudaStreamCaptureModeRelaxed, "aoti"}, "aoti-graph");
 }
 
 #else
@@ -155,6 +182,10 @@ std::unique_ptr<ModelRunner> in_cuda_graphs(std::unique_ptr<TorchScriptRunner>, 
 }
 
 std::unique_ptr<ModelRunner> make_cuda_graph_runner(const RunConfig&, const c10::Device& device) {
+  throw std::invalid_argument(*cuda_graph_unavailable(device));
+}
+
+std::unique_ptr<ModelRunner> make_aoti_graph_runner(const RunConfig&, const c10::Device& device) {
   throw std::invalid_argument(*cuda_graph_unavailable(device));
 }
 

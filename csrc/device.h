@@ -3,7 +3,6 @@
 #pragma once
 
 #include <c10/core/Device.h>
-#include <c10/core/Event.h>
 #include <c10/core/Stream.h>
 
 #include <string>
@@ -16,21 +15,30 @@ c10::Device parse_device(const std::string& text);
 void synchronize(const c10::Device& device);
 
 // Times one request on the GPU between events on the worker's own stream.
+// Where CUDA's headers were found at build time, it calls the CUDA runtime
+// directly: events recorded with cudaEventRecord and the completion awaited
+// by polling cudaEventQuery, the cheapest way that still times the device
+// (benchmarks/gpu_harness_costs.cpp measures each alternative;
+// docs/gpu-validation.md gives the figures). Elsewhere it goes through c10's
+// device-generic events. Errors throw std::runtime_error naming the step.
 class DeviceTimer {
  public:
   explicit DeviceTimer(const c10::Device& device);
+  ~DeviceTimer();
+  DeviceTimer(const DeviceTimer&) = delete;
+  DeviceTimer& operator=(const DeviceTimer&) = delete;
   const c10::Stream& stream() const { return stream_; }
-  void start() { start_.record(stream_); }
-  void stop_and_wait() {
-    stop_.record(stream_);
-    stop_.synchronize();
-  }
-  int64_t elapsed_ns() const { return static_cast<int64_t>(start_.elapsedTime(stop_) * 1e6 + 0.5); }
+  void start();
+  // Records the stop event and returns once the device has passed it.
+  void stop_and_wait();
+  int64_t elapsed_ns() const;
 
  private:
   c10::Stream stream_;
-  c10::Event start_;
-  c10::Event stop_;
+  // cudaEvent_t where built with CUDA's headers, else c10::Event*: opaque
+  // here, so that the header needs no CUDA.
+  void* start_ = nullptr;
+  void* stop_ = nullptr;
 };
 
 }  // namespace infermeter

@@ -1,4 +1,4 @@
-#include "histogram.h"
+#include "infermeter/histogram.h"
 
 #include <zlib.h>
 

@@ -9,7 +9,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "histogram.h"
+#include "infermeter/histogram.h"
 
 namespace infermeter {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "arrival_schedule.h"
-#include "load_generator.h"
+#include "infermeter/load_generator.h"
 
 namespace infermeter {
 
@@ -24,14 +24,30 @@ class OpenLoop : public LoadGenerator {
   void start(int64_t start_ns) override { start_ns_ = start_ns; }
   std::optional<int64_t> next_due(const std::atomic<bool>& stopping) noexcept override;
   bool schedules_ahead() const override { return true; }
-  // The offered load, and how many arrivals were due before `end_ns`.
-  nlohmann::json describe(int64_t end_ns) const override;
+  // Completions over the span from the schedule's start to the later of the
+  // stop and the last completion: what the schedule got done in the time it
+  // was offered (a run that ends early on a few arrivals is not read as a
+  // burst of completions).
+  double requests_per_s(const Recorded& recorded) const override;
+  std::string throughput_estimator() const override {
+    return "completions / (schedule start to the later of the stop and the last completion)";
+  }
+  // The offered load and what the workers made of it. "arrived" counts every
+  // arrival of the schedule due before the stop, also those a request cap
+  // never let be issued, so that a run cut short by its cap while the
+  // workers fell behind is not called sustained.
+  nlohmann::json describe(const Recorded& recorded) const override;
 
  private:
+  // Arrivals of the uncapped schedule due at or before `offset_ns`.
+  int64_t due_by(int64_t offset_ns) const;
+
   ArrivalProcess process_;
   double rate_per_s_;
   uint64_t seed_;
+  bool capped_;
   std::vector<int64_t> offsets_;  // ns from the start, ascending
+  int64_t horizon_ns_;
   int64_t start_ns_ = 0;
   std::atomic<size_t> next_{0};  // the next arrival a free worker takes
 };
@@ -41,5 +57,12 @@ class OpenLoop : public LoadGenerator {
 // worker issues within a microsecond of the due time without holding a core
 // for the whole gap.
 void wait_until(int64_t due_ns, const std::atomic<bool>& stopping) noexcept;
+
+// An open loop sustained its rate when it served at least this share of the
+// requests that arrived while measuring.
+inline constexpr double kSustainedShare = 0.99;
+
+// The open load's registry entry (load_registry.cpp).
+LoadKind open_loop_kind();
 
 }  // namespace infermeter

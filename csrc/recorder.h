@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "histogram.h"
+#include "infermeter/histogram.h"
 #include "request_timing.h"
 
 namespace infermeter {
@@ -47,7 +47,9 @@ class Recorder {
   }
 
   // Adds another worker's records; per-worker spans are kept apart for the
-  // throughput estimate.
+  // throughput estimate. Merge only into a recorder that records nothing
+  // itself (the engine's merged one): count() and the worker's own span stay
+  // this recorder's own recordings, and the merged total is host().total_count().
   void merge(const Recorder& other);
 
   const Histogram& host() const { return host_; }

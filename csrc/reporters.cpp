@@ -1,12 +1,18 @@
 #include "reporters.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
+#include <stdexcept>
 #include <string>
 #include <utility>
-#include <algorithm>
-#include <stdexcept>
+
+#include "infermeter/load_generator.h"
 
 namespace infermeter {
 
@@ -20,6 +26,15 @@ std::string printf_string(const char* format, auto... args) {
 
 std::string value_or(const nlohmann::json& j, const char* key, const std::string& fallback) {
   return j.contains(key) && j.at(key).is_string() ? j.at(key).get<std::string>() : fallback;
+}
+
+// The load's own line, from its registry entry; a kind this build does not
+// know (a document from another version) has none.
+std::string load_line(const nlohmann::json& load) {
+  const std::string kind = value_or(load, "kind", "closed");
+  for (const auto& known : load_kinds())
+    if (known.name == kind) return known.summary_line(load);
+  return "";
 }
 
 }  // namespace
@@ -67,13 +82,7 @@ std::string console_summary(const nlohmann::json& r) {
     interval = printf_string(" +-%.2g%% (95%%)", 100 * m.at("throughput_ci").at("half_width_rel").get<double>());
   out += printf_string("throughput   %.1f inferences/s%s, %.1f requests/s\n", m.at("inferences_per_s").get<double>(),
                        interval.c_str(), m.at("requests_per_s").get<double>());
-  if (m.contains("load") && m.at("load").is_object() && m.at("load").value("kind", "") == "open") {
-    const auto& l = m.at("load");
-    out += printf_string("load         open loop, %s arrivals at %.1f/s offered; achieved %.1f/s, %lld queued at end, %s\n",
-                         value_or(l, "arrival", "?").c_str(), l.at("offered_rate_per_s").get<double>(),
-                         l.at("achieved_rate_per_s").get<double>(), l.at("queued_at_end").get<long long>(),
-                         l.at("sustained").get<bool>() ? "sustained" : "NOT sustained (the workers fell behind)");
-  }
+  if (m.contains("load") && m.at("load").is_object()) out += load_line(m.at("load"));
   std::string unsupported;
   for (const char* kind : {"host", "response", "queue_wait", "dispatch", "launch", "device"}) {
     if (!r.at("latency").contains(kind) || r.at("latency").at(kind).is_null()) continue;
@@ -117,10 +126,38 @@ std::string console_summary(const nlohmann::json& r) {
   return out;
 }
 
-void write_json(const std::string& path, const nlohmann::json& result) {
-  std::ofstream out(path);
-  out << result.dump(2) << "\n";
-  if (!out) throw std::invalid_argument("cannot write '" + path + "'");
+void write_file_atomically(const std::string& path, const std::string& text) {
+  const std::string scratch = path + ".partial-" + std::to_string(getpid());
+  const auto fail = [&](const std::string& what) {
+    const std::string why = std::strerror(errno);
+    std::remove(scratch.c_str());
+    throw std::runtime_error("cannot write '" + path + "': " + what + ": " + why);
+  };
+  const int fd = ::open(scratch.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    const std::string why = std::strerror(errno);
+    throw std::runtime_error("cannot write '" + path + "': " + why);
+  }
+  size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      fail("writing");
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    fail("flushing");
+  }
+  if (::close(fd) != 0) fail("closing");
+  if (std::rename(scratch.c_str(), path.c_str()) != 0) fail("renaming the scratch file over it");
 }
+
+void ConsoleReporter::report(const nlohmann::json& result) { out_ << console_summary(result) << std::flush; }
+
+void JsonFileReporter::report(const nlohmann::json& result) { write_file_atomically(path_, result.dump(2) + "\n"); }
 
 }  // namespace infermeter

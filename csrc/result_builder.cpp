@@ -3,39 +3,14 @@
 #include <algorithm>
 #include <thread>
 
+#include "infermeter/options.h"
+#include "repeats.h"
 #include "reporters.h"
 #include "statistics.h"
 
 namespace infermeter {
 
 namespace {
-
-template <typename T>
-nlohmann::json or_null(const std::optional<T>& value) {
-  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
-}
-
-nlohmann::json describe_config(const RunConfig& c, int64_t batch_size, int intra_op_threads) {
-  return {{"device", c.device},
-          {"runner", c.runner},
-          {"batch_size", batch_size},
-          {"threads", c.threads},
-          {"intra_op_threads", intra_op_threads},
-          {"replicas", c.replicas},
-          {"warmup_s", c.warmup_s},
-          {"warmup_min_requests", c.warmup_min_requests},
-          {"duration_s", or_null(c.duration_s)},
-          {"requests", or_null(c.requests)},
-          {"window_s", c.window_s},
-          {"rate_per_s", or_null(c.rate_per_s)},
-          // Options that only apply to an open loop or a statistical stop are null otherwise.
-          {"arrival", c.rate_per_s ? nlohmann::json(c.arrival) : nlohmann::json(nullptr)},
-          {"ci", or_null(c.ci)},
-          {"ci_percentile", c.ci ? nlohmann::json(c.ci_percentile) : nlohmann::json(nullptr)},
-          {"min_duration_s", c.ci ? nlohmann::json(c.min_duration_s) : nlohmann::json(nullptr)},
-          {"seed", c.seed},
-          {"explicit_inputs", !c.inputs.empty()}};
-}
 
 std::vector<int64_t> trimmed_completions(const Recorder& r, double window_s) {
   const auto window_ns = static_cast<int64_t>(window_s * 1e9);
@@ -50,7 +25,10 @@ nlohmann::json launch_bound(const Recorder& r, const std::string& runner) {
   const bool bound = share >= kLaunchBoundShare;
   return {{"launch_p50_over_host_p50", share},
           {"launch_bound", bound},
-          {"remedy", bound && runner == "torchscript" ? nlohmann::json("cuda-graph runner") : nlohmann::json(nullptr)}};
+          {"remedy", !bound                ? nlohmann::json(nullptr)
+                     : runner == "torchscript" ? nlohmann::json("cuda-graph runner")
+                     : runner == "aoti"        ? nlohmann::json("aoti-graph runner")
+                                               : nlohmann::json(nullptr)}};
 }
 
 // What a reader must know to trust the figures, said once in the result.
@@ -120,29 +98,9 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
   const Recorder& r = *run.merged;
   const int64_t requests = r.host().total_count();
   const std::vector<int64_t> completions = trimmed_completions(r, config.window_s);
-  const bool open_loop = run.load.value("kind", "closed") == "open";
-  // One throughput definition per load. A closed-loop worker is never idle
-  // between its first measured issue and its last completion, so the sum of
-  // each worker's rate over its own span has no bias from the warm-up
-  // requests in flight at the start or from the drain at the end. An open
-  // loop's workers idle by design; its rate is what the schedule got done:
-  // completions over the span from the schedule's start to the last one.
-  const double requests_per_s =
-      !open_loop ? r.worker_rate_sum_per_s()
-      : r.last_completion_ns() > 0 ? static_cast<double>(requests) * 1e9 / static_cast<double>(r.last_completion_ns())
-                                   : 0.0;
-  nlohmann::json load = run.load;
-  if (open_loop) {
-    const int64_t arrived = load["arrived"].get<int64_t>();
-    load["achieved_rate_per_s"] = requests_per_s;
-    load["queued_at_end"] = std::max<int64_t>(0, arrived - requests);
-    const double served = arrived > 0 ? std::min(1.0, static_cast<double>(requests) / static_cast<double>(arrived)) : 1.0;
-    load["served_fraction"] = served;
-    // The workers kept up when they served (nearly) every arrival of the
-    // measured span; judged against what arrived, not the nominal rate, so
-    // that a Poisson schedule's own variation does not count against them.
-    load["sustained"] = served >= kSustainedShare;
-  }
+  const Recorded recorded{requests, r.last_completion_ns(), run.stopped_ns, r.worker_rate_sum_per_s()};
+  // One throughput definition per load, the load's own (load_generator.h).
+  const double requests_per_s = run.load->requests_per_s(recorded);
   const auto batch = static_cast<double>(run.batch_size);
   nlohmann::json latency = {{"host", latency_summary(r.host())},
                             {"launch", latency_summary(r.launch())},
@@ -152,15 +110,20 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
     latency["queue_wait"] = latency_summary(r.queue_wait());
     latency["dispatch"] = latency_summary(r.dispatch());
   }
+  nlohmann::json described = options_for_result(config);
+  described["batch_size"] = run.batch_size;
+  described["intra_op_threads"] = run.intra_op_threads;
+  described["explicit_inputs"] = !config.inputs.empty();
   return {
       {"schema", kResultSchema},
       {"model", model},
-      {"config", describe_config(config, run.batch_size, run.intra_op_threads)},
+      {"config", described},
       {"measurement",
        {{"requests", requests},
         {"inferences", requests * run.batch_size},
         {"warmup_requests", run.warmup_requests},
         {"elapsed_s", static_cast<double>(r.last_completion_ns()) / 1e9},
+        {"start_epoch_s", run.start_epoch_s},
         {"interrupted", run.interrupted},
         {"outcome", requests == 0 ? "no_samples" : "ok"},
         {"no_samples_cause", requests > 0 ? nlohmann::json(nullptr)
@@ -171,10 +134,9 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
         {"requests_per_s", requests_per_s},
         {"inferences_per_s", requests_per_s * batch},
         {"throughput_ci", throughput_interval(completions, config.window_s, requests_per_s, run.batch_size)},
-        {"throughput_estimator", open_loop ? "completions / (schedule start to last completion)"
-                                           : "sum over workers of completions / (first measured issue to last completion)"},
+        {"throughput_estimator", run.load->throughput_estimator()},
         {"launch_bound", launch_bound(r, config.runner)},
-        {"load", load},
+        {"load", run.load->describe(recorded)},
         {"stop", {{"rule", run.stop_rule}, {"reason", run.stop_reason}}}}},
       {"latency", latency},
       {"timeline", {{"window_s", config.window_s}, {"completions", completions}}},
@@ -182,6 +144,13 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
       {"calibration", calibration},
       {"environment", environment},
   };
+}
+
+nlohmann::json combine_repeats(const std::vector<nlohmann::json>& runs) {
+  const nlohmann::json summary = repeat_summary(runs);
+  nlohmann::json doc = runs.at(summary.at("reported_run").get<size_t>());
+  doc["repeats"] = summary;
+  return doc;
 }
 
 }  // namespace infermeter

@@ -1,5 +1,5 @@
 // The one place the result document (schema infermeter.result/1) is built,
-// for the engine, the binary and the Python-loop backends alike.
+// for the engine, the binary and timings measured elsewhere alike.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -8,8 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include "recorder.h"
+#include "infermeter/load_generator.h"
 #include "infermeter/run_config.h"
+#include "recorder.h"
 
 namespace infermeter {
 
@@ -20,24 +21,30 @@ inline constexpr std::pair<const char*, double> kPercentiles[] = {
 // Launch time at or above this share of host latency (p50) means the CPU
 // issuing kernels, not the GPU, sets a request's speed.
 inline constexpr double kLaunchBoundShare = 0.9;
-// An open loop sustained its rate when it served at least this share of the
-// requests that arrived while measuring.
-inline constexpr double kSustainedShare = 0.99;
 
 // What a run measured, whoever ran it.
 struct RunRecord {
   const Recorder* merged = nullptr;  // every worker's records, merged
+  const LoadGenerator* load = nullptr;
   int64_t batch_size = 1;
   int64_t warmup_requests = 0;
+  int64_t stopped_ns = 0;  // when the stop was decided, from the measurement start
+  double start_epoch_s = 0;  // wall-clock time when measuring began (0: not known)
   bool interrupted = false;
   std::string stop_reason;
   nlohmann::json stop_rule;  // StopRule::describe()
-  nlohmann::json load;       // LoadGenerator::describe()
   int intra_op_threads = 1;
 };
 
+// `environment` is describe_environment()'s, with the front end's own facts
+// (its name under "front_end": python, infermeter-bench) merged in.
 nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model, const RunRecord& run,
                             const nlohmann::json& calibration, const nlohmann::json& environment);
+
+// K runs of one configuration as one document: the run of median
+// throughput, with every run's figures and their agreement under "repeats"
+// (repeats.h).
+nlohmann::json combine_repeats(const std::vector<nlohmann::json>& runs);
 
 // Every interval a result states is two-sided at this confidence.
 inline constexpr double kConfidence = 0.95;

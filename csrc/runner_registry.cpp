@@ -22,6 +22,7 @@ const std::vector<std::pair<std::string, Factory>>& factories() {
        [](const RunConfig& c, const c10::Device& d) { return std::make_unique<TorchScriptRunner>(c, d); }},
       {"cuda-graph", make_cuda_graph_runner},
       {"aoti", make_aoti_runner},
+      {"aoti-graph", make_aoti_graph_runner},
   };
   return known;
 }

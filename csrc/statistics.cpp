@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "histogram.h"
+#include "infermeter/histogram.h"
 
 namespace infermeter {
 

@@ -34,7 +34,8 @@ TorchScriptRunner::TorchScriptRunner(const RunConfig& config, const c10::Device&
     module_ = torch::jit::load(path, device_, extra);
   } catch (const std::exception& e) {
     if (is_aoti_package(path))
-      throw EngineError("'" + path + "' is an AOTInductor package: measure it with runner aoti, not " + config.runner);
+      throw EngineError("'" + path + "' is an AOTInductor package: measure it with runner aoti or aoti-graph, not " +
+                        config.runner);
     throw EngineError("cannot load '" + path + "' as a TorchScript model: " + short_message(e));
   }
   module_.eval();

@@ -163,20 +163,84 @@ Progress gather(const std::vector<std::unique_ptr<Worker>>& workers, const PoolP
   return p;
 }
 
-}  // namespace
 
-PoolOutcome run_workers(ModelRunner& model, LoadGenerator& load, StopRule& stop, const PoolPlan& plan,
-                        const AbortCheck& should_abort) {
-  using namespace std::chrono_literals;
+std::vector<std::unique_ptr<Worker>> make_workers(const PoolPlan& plan, bool with_progress) {
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < plan.threads; ++i) {
     auto w = std::make_unique<Worker>();
     w->index = i;
     w->recorder = std::make_unique<Recorder>(plan.window_ns, plan.windows);
-    if (stop.wants_progress()) w->progress = std::make_unique<IntervalHistogram>();
+    if (with_progress) w->progress = std::make_unique<IntervalHistogram>();
     workers.push_back(std::move(w));
   }
+  return workers;
+}
 
+bool failed_or_done(Shared& shared, int threads) {
+  std::lock_guard lock(shared.mutex);
+  return shared.failure.has_value() || shared.finished.load() == threads;
+}
+
+// Until every replica is prepared (copied, loaded, captured: that can take
+// long) and then the warm-up's time and requests are done; false when Ctrl-C
+// came first.
+bool warm_up(const std::vector<std::unique_ptr<Worker>>& workers, const PoolPlan& plan, Shared& shared,
+             const AbortCheck& should_abort) {
+  std::optional<int64_t> begin;
+  const auto warmup_ns = static_cast<int64_t>(plan.warmup_s * 1e9);
+  const auto warm = [&] {
+    if (!begin) {
+      if (shared.prepared.load() < plan.threads) return false;
+      begin = now_ns();
+    }
+    return now_ns() - *begin >= warmup_ns && warmed_up(workers, plan.warmup_min_requests);
+  };
+  while (!warm() && !failed_or_done(shared, plan.threads)) {
+    if (should_abort()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+// The coordinator while measuring: asks the stop rule a few times a second
+// (and at its deadline) until it, the load, a failure or Ctrl-C ends the run.
+// `target` gathers the rule's latency; it is made before measuring starts,
+// so that the coordinator takes no core from the workers at their start (on
+// a machine with as many cores as workers, that delayed one worker's first
+// request and read as a higher throughput over its shorter span).
+void coordinate(const std::vector<std::unique_ptr<Worker>>& workers, const PoolPlan& plan, StopRule& stop,
+                Shared& shared, const AbortCheck& should_abort, Histogram& target, PoolOutcome& outcome) {
+  using namespace std::chrono_literals;
+  const bool detailed_progress = stop.wants_progress();
+  const int64_t start = outcome.start_ns;
+  std::unique_lock lock(shared.mutex);
+  while (!outcome.interrupted) {
+    if (shared.failure) break;
+    if (shared.finished.load() == plan.threads) {
+      outcome.stop_reason = shared.load_exhausted ? "schedule complete" : stop.exhausted_reason();
+      break;
+    }
+    auto wake = std::chrono::steady_clock::now() + 100ms;
+    if (const auto deadline = stop.deadline_ns()) {
+      const int64_t left = start + *deadline - now_ns();
+      wake = std::min(wake, std::chrono::steady_clock::now() + std::chrono::nanoseconds(std::max<int64_t>(0, left)));
+    }
+    shared.changed.wait_until(lock, wake);
+    if (shared.failure || shared.finished.load() == plan.threads) continue;
+    lock.unlock();
+    if (auto reason = stop.check(gather(workers, plan, detailed_progress, now_ns() - start, target)))
+      outcome.stop_reason = std::move(*reason);
+    outcome.interrupted = should_abort();
+    lock.lock();
+    if (!outcome.stop_reason.empty()) break;
+  }
+}
+
+}  // namespace
+
+PoolOutcome run_workers(ModelRunner& model, LoadGenerator& load, StopRule& stop, const PoolPlan& plan,
+                        const AbortCheck& should_abort, const MeasuringNotice& on_measuring) {
+  auto workers = make_workers(plan, stop.wants_progress());
   Shared shared;
   PoolOutcome outcome;
   outcome.merged = std::make_unique<Recorder>(plan.window_ns, plan.windows);
@@ -190,59 +254,14 @@ PoolOutcome run_workers(ModelRunner& model, LoadGenerator& load, StopRule& stop,
     for (auto& w : workers)
       w->thread = std::thread(worker_loop, std::ref(*w), std::ref(model), std::ref(load), std::ref(stop),
                               std::cref(plan), std::ref(shared));
-
-    const auto failed_or_done = [&] {
-      std::lock_guard lock(shared.mutex);
-      return shared.failure.has_value() || shared.finished.load() == plan.threads;
-    };
-    // Warm-up time counts once every replica is prepared (copied, loaded,
-    // captured), which can take long.
-    std::optional<int64_t> begin;
-    const auto warmup_ns = static_cast<int64_t>(plan.warmup_s * 1e9);
-    const auto warm = [&] {
-      if (!begin) {
-        if (shared.prepared.load() < plan.threads) return false;
-        begin = now_ns();
-      }
-      return now_ns() - *begin >= warmup_ns && warmed_up(workers, plan.warmup_min_requests);
-    };
-    while (!warm() && !failed_or_done()) {
-      if (should_abort()) {
-        outcome.interrupted = true;
-        break;
-      }
-      std::this_thread::sleep_for(2ms);
-    }
-    const bool detailed_progress = stop.wants_progress();
+    outcome.interrupted = !warm_up(workers, plan, shared, should_abort);
     Histogram target;
-    const int64_t start = now_ns();
-    outcome.start_ns = start;
-    load.start(start);
-    shared.measure_start_ns.store(start, std::memory_order_relaxed);
+    outcome.start_ns = now_ns();
+    load.start(outcome.start_ns);
+    shared.measure_start_ns.store(outcome.start_ns, std::memory_order_relaxed);
     shared.phase.store(outcome.interrupted ? kStop : kMeasure, std::memory_order_release);
-
-    std::unique_lock lock(shared.mutex);
-    while (!outcome.interrupted) {
-      if (shared.failure) break;
-      if (shared.finished.load() == plan.threads) {
-        outcome.stop_reason = shared.load_exhausted ? "schedule complete" : stop.exhausted_reason();
-        break;
-      }
-      auto wake = std::chrono::steady_clock::now() + 100ms;
-      if (const auto deadline = stop.deadline_ns()) {
-        const int64_t left = start + *deadline - now_ns();
-        wake = std::min(wake, std::chrono::steady_clock::now() + std::chrono::nanoseconds(std::max<int64_t>(0, left)));
-      }
-      shared.changed.wait_until(lock, wake);
-      if (shared.failure || shared.finished.load() == plan.threads) continue;
-      lock.unlock();
-      if (auto reason = stop.check(gather(workers, plan, detailed_progress, now_ns() - start, target)))
-        outcome.stop_reason = std::move(*reason);
-      outcome.interrupted = should_abort();
-      lock.lock();
-      if (!outcome.stop_reason.empty()) break;
-    }
-    lock.unlock();
+    if (!outcome.interrupted && on_measuring) on_measuring();
+    coordinate(workers, plan, stop, shared, should_abort, target, outcome);
     outcome.end_ns = now_ns();
   } catch (...) {
     stop_workers();

@@ -11,10 +11,10 @@
 #include <string>
 
 #include "infermeter/engine.h"
-#include "load_generator.h"
+#include "infermeter/load_generator.h"
 #include "infermeter/model_runner.h"
+#include "infermeter/stop_rule.h"
 #include "recorder.h"
-#include "stop_rule.h"
 
 namespace infermeter {
 
@@ -50,6 +50,6 @@ class WorkerFailure : public std::runtime_error {
 // Runs the pool; throws WorkerFailure with the first worker's failure, after
 // every thread has been joined.
 PoolOutcome run_workers(ModelRunner& model, LoadGenerator& load, StopRule& stop, const PoolPlan& plan,
-                        const AbortCheck& should_abort);
+                        const AbortCheck& should_abort, const MeasuringNotice& on_measuring);
 
 }  // namespace infermeter

@@ -1,6 +1,8 @@
+import os
 import shutil
 import signal
 import sysconfig
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,10 @@ from infermeter import save_torchscript
 # SIGINT would never arrive. Python's own handler here is reset to the default
 # in each child at exec.
 signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# AOTInductor packages are cached per run of the suite, never in the user's
+# own cache, so that each run compiles what it tests (children inherit it).
+os.environ["INFERMETER_CACHE"] = tempfile.mkdtemp(prefix="infermeter-test-cache-")
 
 
 class Identity(torch.nn.Module):

@@ -1,11 +1,14 @@
-"""Builds programs from tests/cpp (the doctest unit tests and test-only tools)
-with cmake, without torch. The build lives in build/cpp-tests and is reused,
-so a rerun only recompiles what changed."""
+"""Builds programs from tests/cpp: the pure C++ unit tests and test-only tools
+with cmake, without torch, in build/cpp-tests (reused, so a rerun only
+recompiles what changed); the engine's unit tests in the build folder the
+editable install left (they link the engine library already built there)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,3 +32,23 @@ def build_cpp_target(target: str) -> Path:
     built = run([cmake, "--build", str(BUILD), "--target", target, "--parallel", "2"], timeout=180)
     assert built.returncode == 0, f"building {target} from tests/cpp failed:\n{built.stdout}\n{built.stderr}"
     return BUILD / target
+
+
+def engine_build_folder() -> Path:
+    """The build folder of this Python's editable install (pyproject.toml's
+    build-dir, build/{wheel_tag})."""
+    version = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    return ROOT / "build" / f"{version}-{version}-{platform}"
+
+
+def build_engine_target(target: str) -> Path:
+    """Builds `target` of the project's own CMakeLists (one left out of the
+    install) in the install's build folder and returns its executable."""
+    folder = engine_build_folder()
+    assert (folder / "CMakeCache.txt").exists(), (
+        f"no build folder at {folder}: install first (`make install`, an editable install keeps it)")
+    built = run([shutil.which("cmake") or "cmake", "--build", str(folder), "--target", target, "--parallel", "2"],
+                timeout=600)
+    assert built.returncode == 0, f"building {target} failed:\n{built.stdout}\n{built.stderr}"
+    return folder / target

@@ -11,7 +11,6 @@ import torch
 import yaml
 
 from infermeter import _native, save_torchscript
-from infermeter.bench import run_config
 from infermeter.sweep.grid import Point
 from infermeter.sweep.store import RECORD_SCHEMA, ResultsFile
 
@@ -53,10 +52,9 @@ def synthetic_record(model: str, batch: int, threads: int, instance: str | None,
     for value in ns:
         timings.append((clock, clock + value))
         clock += value
-    config = run_config(model, batch_size=batch, threads=threads, duration_s=1.0, warmup_s=0.0)
-    result = json.loads(_native.build_python_loop_result(
-        config, json.dumps({"path": model, "export": {"weights": "random"}}), [timings], batch, 0, False,
-        "duration reached", json.dumps({"device_name": "constructed"})))
+    result = json.loads(_native.result_from_timings(
+        {"batch_size": batch, "threads": threads, "duration": 1.0, "warmup": 0.0},
+        {"path": model, "export": {"weights": "random"}}, [timings], batch, {"device_name": "constructed"}))
     result["measurement"] |= {"inferences_per_s": inferences_per_s, "requests_per_s": inferences_per_s / batch}
     point = Point(model, (), precision, batch, threads)
     return {"schema": RECORD_SCHEMA, "key": point.key, "series": point.series, "point": point.to_dict(),

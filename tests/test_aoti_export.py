@@ -7,7 +7,7 @@ import zipfile
 import pytest
 import torch
 
-from infermeter import ExportCheckError, export
+from infermeter import ExportCheckError, benchmark, export
 from infermeter.aoti_export import EXPORT_INFO_RECORD, INPUT_SPEC_RECORD, read_package_facts
 from infermeter.export import TOLERANCE
 
@@ -92,3 +92,32 @@ def test_reading_facts_from_another_archive_is_clear(tmp_path):
     torch.save({"x": 1}, tmp_path / "plain.pt2")
     with pytest.raises(ValueError, match="plain.pt2 was not exported by infermeter: it has no extra/infermeter"):
         read_package_facts(tmp_path / "plain.pt2")
+
+
+def test_static_batch_package_is_compiled_once_and_then_read_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("INFERMETER_CACHE", str(tmp_path / "cache"))
+    model = mlp()
+    first = export(model, tmp_path / "a.pt2", inputs=torch.rand(4, 8), format="aoti", static_batch=True)
+    assert first.info["batch_dynamic"] is False and first.info["batch_size"] == 4
+    assert first.info["compile_cache"] == "miss" and first.info["compile_s"] > 0
+    assert first.info["inductor_options"] == {"freezing": True} and first.info["frozen"] is True
+    assert len(list((tmp_path / "cache" / "aoti").glob("*.pt2"))) == 1
+    # The same program again (another file): no compile, the first compile's time kept.
+    second = export(model, tmp_path / "b.pt2", inputs=torch.rand(4, 8), format="aoti", static_batch=True)
+    assert second.info["compile_cache"] == "hit" and second.info["compile_s"] == first.info["compile_s"]
+    spec, _ = (json.loads(t) for t in read_package_facts(tmp_path / "b.pt2"))
+    assert spec["inputs"][0]["shape"] == [4, 8]
+    with pytest.raises(ValueError, match="4"):  # static: batch 4 only
+        benchmark(tmp_path / "b.pt2", runner="aoti", batch_size=5, duration=0.2, warmup=0)
+    # Other weights are another program: compiled, not served from the cache.
+    third = export(mlp(), tmp_path / "c.pt2", inputs=torch.rand(4, 8), format="aoti", static_batch=True)
+    assert third.info["compile_cache"] == "miss"
+    off = export(mlp(), tmp_path / "d.pt2", inputs=torch.rand(4, 8), format="aoti", static_batch=True, cache=False)
+    assert off.info["compile_cache"] == "off"
+
+
+def test_compile_options_apply_to_packages_only(tmp_path):
+    for option in ("static_batch", "max_autotune"):
+        with pytest.raises(ValueError, match=f"{option} applies to AOTInductor packages"):
+            export(mlp(), tmp_path / "m.pt", inputs=torch.rand(2, 8), **{option: True})
+

@@ -171,14 +171,21 @@ def test_eia_exports_and_runs_inside_the_accelerator_context(monkeypatch, tmp_pa
     # Every inference ran inside optimized_execution on eia:2, entered once by each client thread.
     assert set(calls_by_device) == {"eia:2"} and calls_by_device["eia:2"] >= result.requests
     assert len(ei.entries) == 2 and len({thread for _, thread in ei.entries}) == 2
-    assert result.environment["runner"] == "python-loop" and result.config["device"] == "eia:2"
+    assert result.model["runner"] == "python" and result.model["target_device"] == "eia:2"
+    assert result.environment["backend"] == "eia:2" and result.environment["front_end"] == "python"
     assert result.latency.p50 > 0 and result.histogram.get_total_count() == result.requests
-    # The config says how this loop ran: one module shared by the threads, torch's own intra-op pool.
-    assert result.config["replicas"] == "shared" and result.config["intra_op_threads"] == torch.get_num_threads()
+    # One module shared by the threads, in the engine's own worker pool.
+    assert result.config["replicas"] == "shared"
     assert result.to_dict()["measurement"]["stop"]["rule"] == {"rule": "duration", "duration_s": 0.3}
-    for refused in (dict(ci=0.05, min_duration=0.1), dict(requests=10), dict(rate=100.0)):
-        with pytest.raises(ValueError, match="backend 'eia' measures generated inputs for a duration"):
-            infermeter.benchmark(report.path, backend=BackendConfig(name="eia"), duration=1.0, **refused)
+    # The engine's pool runs it, so its loads and stop rules are every runner's.
+    counted = infermeter.benchmark(report.path, backend=BackendConfig(name="eia"), duration=None, requests=25,
+                                   warmup=0.05)
+    assert counted.requests == 25 and set(calls_by_device) == {"eia:2"}
+    opened = infermeter.benchmark(report.path, backend=BackendConfig(name="eia"), rate=100.0, duration=0.3,
+                                  warmup=0.05)
+    assert opened.load_info["kind"] == "open" and opened.response_latency is not None
+    with pytest.raises(ValueError, match="backend 'eia' runs a TorchScript model"):
+        infermeter.benchmark(report.path, backend=BackendConfig(name="eia"), duration=1.0, runner="aoti")
 
 
 def test_eia_sweep_prices_client_plus_accelerator(monkeypatch, tmp_path):

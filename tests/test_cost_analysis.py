@@ -207,7 +207,7 @@ def test_compare_says_when_throughputs_are_within_noise(tmp_path, capsys):
          _with_interval(synthetic_record("bert", 8, 1, "g5.xlarge", 1020, _latencies(4.0)), 1000, 1040)]
     # Two runs of A's batch 1, summarised by the engine as `repeat=2` does.
     runs = [synthetic_record("bert", 1, 1, "g4dn.xlarge", thr, _latencies(5.0))["result"] for thr in (96, 104)]
-    a[0]["result"]["repeats"] = json.loads(_native.repeat_summary([json.dumps(r) for r in runs]))
+    a[0]["result"]["repeats"] = json.loads(_native.combine_repeats([json.dumps(r) for r in runs]))["repeats"]
     paths = write_records(tmp_path / "a.jsonl", a), write_records(tmp_path / "b.jsonl", b)
     table = compare(load_results(paths[0]), load_results(paths[1])).set_index("batch")
     assert list(table["throughput B vs A"]) == ["within noise", "B higher"]  # 100-110 overlaps 95-105; 1000 > 920

@@ -1,15 +1,21 @@
-"""Builds and runs the C++ unit tests (tests/cpp, doctest): the engine's pure
-C++ parts (histogram, statistics, arrival schedules) without torch."""
+"""Builds and runs the C++ unit tests (doctest): the pure C++ parts
+(histogram, statistics, arrival schedules; tests/cpp) without torch, and the
+engine's parts (stop rules, loads, recorder, result builder, summary, repeats,
+options; tests/cpp/engine) against the engine library the install built."""
 
 from __future__ import annotations
 
 import re
 
-from cpp_build import build_cpp_target, run
+import pytest
+
+from cpp_build import build_cpp_target, build_engine_target, run
 
 
-def test_cpp_unit_tests_pass():
-    binary = build_cpp_target("infermeter_cpp_tests")
+@pytest.mark.parametrize("build, target", [(build_cpp_target, "infermeter_cpp_tests"),
+                                           (build_engine_target, "infermeter_engine_tests")])
+def test_cpp_unit_tests_pass(build, target):
+    binary = build(target)
     result = run([str(binary)], timeout=60)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"C++ unit tests failed:\n{output}"

@@ -100,13 +100,10 @@ def test_samples_above_an_hour_reach_the_summary():
     import json as json_module
 
     from infermeter import _native
-    from infermeter.bench import run_config
 
-    config = run_config("m.pt", duration_s=1.0)
     two_hours = 2 * 3600 * 10**9
-    doc = json_module.loads(_native.build_python_loop_result(config, json_module.dumps({"path": "m.pt"}),
-                                                             [[(0, 5_000_000), (0, two_hours)]], 1, 0, False,
-                                                             "duration reached", "{}"))
+    doc = json_module.loads(_native.result_from_timings({"duration": 1.0}, {"path": "m.pt"},
+                                                        [[(0, 5_000_000), (0, two_hours)]], 1, {}))
     latency = Result(doc).latency
     assert latency.count == 2 and latency.saturated == 1 and latency.max == pytest.approx(3.6e6, rel=1e-3)
     assert "(1 above 1 h, clamped)" in Result(doc).summary()
@@ -151,7 +148,7 @@ def test_result_carries_calibration_and_environment(noop_model):
     assert cal["request_floor_runner"] == "torchscript"
     env = r.environment
     assert env["torch_version"] == torch.__version__.split("+")[0]
-    assert env["device"] == "cpu" and env["cpu_count"] >= 1 and env["runner"] == "python"
+    assert env["device"] == "cpu" and env["cpu_count"] >= 1 and env["front_end"] == "python"
     assert r.device_latency is None
 
 

@@ -42,9 +42,9 @@ def test_wrong_input_dtype(linear_model):
 
 
 @pytest.mark.parametrize("device, message", [
-    ("gpu:0", "unknown device 'gpu:0'"),
-    ("tpu", "unknown device 'tpu'"),
-    ("meta", "unsupported device 'meta'"),
+    ("gpu:0", "device must be cpu or cuda:N, got 'gpu:0'"),
+    ("tpu", "device must be cpu or cuda:N, got 'tpu'"),
+    ("meta", "device must be cpu or cuda:N, got 'meta'"),
 ])
 def test_unknown_device(linear_model, device, message):
     with pytest.raises(ValueError, match=message):
@@ -65,7 +65,7 @@ def test_cuda_without_gpu(linear_model):
     (dict(requests=0), "requests must be >= 1"),
     (dict(duration=-1.0, requests=None), "duration must be > 0"),
     (dict(duration=None, requests=None), "give a duration, a request count, or both"),
-    (dict(replicas="some"), "replicas must be 'per-thread' or 'shared'"),
+    (dict(replicas="some"), "replicas must be one of per-thread, shared, per-thread-load, got 'some'"),
 ])
 def test_bad_arguments(linear_model, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -122,11 +122,13 @@ def test_a_window_too_small_for_the_run_is_refused(linear_model):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(threads=5000), "threads must be >= 1 and at most 1024, got 5000"),
+    (dict(threads=5000), r"threads must be >= 1 and at most 1024 \(each holds a replica, .*\), got 5000"),
     (dict(threads=33, device="cuda:0"), "threads must be at most 32 on a CUDA device"),
-    (dict(warmup=float("inf")), "warmup must be >= 0 seconds and at most a day, got inf"),
-    (dict(duration=float("inf"), requests=None), "duration must be > 0 seconds and at most a day"),
-    (dict(window=1e12), "window must be > 0 seconds and at most a day"),
+    (dict(warmup=float("inf")), r"warmup must be >= 0 and at most 86400 s \(a day: .*\), got inf"),
+    (dict(duration=float("inf"), requests=None), "duration must be > 0 and at most 86400 s"),
+    (dict(window=1e12), "window must be > 0 and at most 86400 s"),
+    (dict(intra_op_threads=100000), "intra_op_threads must be >= 1 and at most 1024"),
+    (dict(batch_size=1 << 30), "batch_size must be >= 1 and at most 1048576"),
     (dict(ci=0.05, duration=0.5, min_duration=0.1, requests=None),
      r"ci needs a duration of at least 0\.6.* s \(6 windows of 0\.1.* s\) to estimate throughput's interval"),
 ])
@@ -146,4 +148,4 @@ def test_a_document_missing_keys_gets_an_error_naming_the_key():
     with pytest.raises(RuntimeError, match="key 'config' not found"):
         _native.console_summary("{}")
     with pytest.raises(RuntimeError, match="key 'latency' not found"):
-        _native.repeat_summary(['{"measurement": {"inferences_per_s": 1, "requests": 1, "elapsed_s": 1}}'])
+        _native.combine_repeats(['{"measurement": {"inferences_per_s": 1, "requests": 1, "elapsed_s": 1}}'])

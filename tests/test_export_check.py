@@ -113,18 +113,23 @@ def test_optimize_for_inference_is_applied_where_it_can_be_saved(tmp_path):
     torch.testing.assert_close(loaded(x), mlp(x))
 
 
-def test_fp32_on_a_gpu_with_tf32_is_checked_as_tf32(monkeypatch):
-    """cuDNN runs fp32 convolutions in TF32 by default on Ampere and later: an fp32 export checked there is held
-    to TF32's bound (10 mantissa bits, as fp16), and says why; on the CPU, or with TF32 off, fp32's own."""
-    from infermeter.export_check import TF32_TOLERANCE, tolerance_for
+def test_fp32_is_ieee_and_tf32_its_own_precision(monkeypatch):
+    """fp32 is checked (and, by the engine, run) with TF32 off, against fp32's bound; tf32 keeps 10 mantissa bits
+    and is held to fp16's bound; the mode is restored after the block whatever it was."""
+    from infermeter.export_check import TF32_TOLERANCE, tf32_mode, tolerance_for
 
-    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")
+    assert tolerance_for("fp32", "cuda") == (TOLERANCE["fp32"], None)
+    assert tolerance_for("tf32", "cuda") == (TF32_TOLERANCE, None) and TF32_TOLERANCE == TOLERANCE["fp16"]
+    assert tolerance_for("fp32", "neuron")[0] == TOLERANCE["bf16"]
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
-    bound, reason = tolerance_for("fp32", cuda, "cuda")
-    assert bound == TF32_TOLERANCE == TOLERANCE["fp16"] and "TF32" in reason
-    assert tolerance_for("fp32", cpu, "cpu") == (TOLERANCE["fp32"], None)
-    assert tolerance_for("fp16", cuda, "cuda") == (TOLERANCE["fp16"], None)
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
-    assert tolerance_for("fp32", cuda, "cuda") == (TOLERANCE["fp32"], None)
-    assert tolerance_for("fp32", cpu, "neuron")[0] == TOLERANCE["bf16"]
+    with tf32_mode(False):
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    with tf32_mode(True):
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    assert torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+
+
+def test_tf32_needs_a_gpu(tmp_path):
+    with pytest.raises(ValueError, match="tf32 needs a CUDA device"):
+        export("resnet18", tmp_path / "r.pt", precision="tf32", resolution=32)

@@ -36,7 +36,7 @@ from infermeter.sweep.merge import merge
 from infermeter.sweep.shard import parse_shard
 from infermeter.sweep.store import ResultsFile, ResultsWriteError
 from sweep_helpers import failing_model, synthetic_record, write_config, write_records
-from infermeter.test_models import FailsOnNthRequest
+from infermeter.known_latency import FailsOnNthRequest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "faults.md"
 QUICK = dict(warmup=0.1, duration=0.2, calibrate=False)
@@ -363,7 +363,7 @@ def test_wrong_dtype_cli(bench_binary, capsys, models):
 
 # ----------------------------------------------------------- unknown device
 
-DEVICES = [("tpu:0", "unknown device 'tpu:0'"), ("cuda:7", "'cuda:7' is not available")]
+DEVICES = [("tpu:0", "device must be cpu or cuda:N, got 'tpu:0'"), ("cuda:7", "'cuda:7' is not available")]
 no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without a GPU")
 
 

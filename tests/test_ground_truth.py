@@ -13,13 +13,13 @@ import pytest
 import torch
 
 import infermeter  # registers torch.ops.infermeter.* from its extension
-from infermeter import test_models
+from infermeter import known_latency
 
 
 @pytest.fixture(scope="module")
 def spin_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("spin")
-    return lambda ns: test_models.spin_model(folder / f"spin_{ns}.pt", ns)
+    return lambda ns: known_latency.spin_model(folder / f"spin_{ns}.pt", ns)
 
 
 @pytest.mark.parametrize("ns", [10_000, 100_000, 1_000_000])

@@ -8,6 +8,14 @@ import sys
 import time
 
 
+def interrupt_once_measuring(proc):
+    """SIGINT once the binary says warm-up is done (its progress line), so
+    the signal lands while measuring however slow the machine."""
+    assert "measuring" in proc.stderr.readline()
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=30)
+
+
 def interrupt_after(proc, seconds):
     time.sleep(seconds)
     proc.send_signal(signal.SIGINT)
@@ -20,7 +28,7 @@ def test_binary_writes_partial_result_on_sigint(bench_binary, linear_model, tmp_
                              "--no-calibrate", "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     started = time.monotonic()
-    stdout, _ = interrupt_after(proc, 1.5)
+    stdout, _ = interrupt_once_measuring(proc)
     assert proc.returncode == 130
     assert time.monotonic() - started < 10
     doc = json.loads(out.read_text())
@@ -55,7 +63,7 @@ def test_binary_skips_calibration_after_sigint(bench_binary, linear_model, tmp_p
     proc = subprocess.Popen([str(bench_binary), str(linear_model), "--duration", "60", "--warmup", "0.2",
                              "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     started = time.monotonic()
-    interrupt_after(proc, 1.5)
+    interrupt_once_measuring(proc)
     assert proc.returncode == 130 and time.monotonic() - started < 10
     doc = json.loads(out.read_text())
     assert doc["measurement"]["interrupted"] is True and doc["calibration"] is None

@@ -25,7 +25,7 @@ import torch
 
 import infermeter
 from infermeter import _native
-from infermeter.test_models import Spin
+from infermeter.known_latency import Spin
 
 SERVICE_NS = 100_000  # 100 µs: short enough for many arrivals, long against the harness's ~1 µs
 
@@ -137,18 +137,13 @@ def test_overload_is_reported_not_sustained_and_ends_on_time(spin_file):
 
 
 def test_open_loop_options_are_checked():
-    config = _native.RunConfig()
-    config.model_path = "m.pt"
-    for field, value, message in (("rate_per_s", -5.0, "rate must be a positive number"),
-                                  ("arrival", "bursty", "arrival process must be 'constant' or 'poisson'")):
-        setattr(config, field, value)
+    for given, message in (({"rate": -5.0}, "rate must be > 0 and at most 1000000000 requests/s"),
+                           ({"rate": 5.0, "arrival": "bursty"}, "arrival must be one of poisson, constant, got 'bursty'"),
+                           ({"rate": 1e7, "duration": 10.0}, "draws more than 2e7 arrivals"),
+                           ({"load": "open"}, "load open needs a rate"),
+                           ({"load": "closed", "rate": 5.0}, "rate is an open-loop arrival rate: it needs load open")):
         with pytest.raises(ValueError, match=message):
-            config.validate()
-        setattr(config, field, _native.RunConfig().__getattribute__(field))
-    config.rate_per_s = 1e7
-    config.duration_s = 10.0
-    with pytest.raises(ValueError, match="draws more than 2e7 arrivals"):
-        config.validate()
+            _native.normalise_options(given)
 
 
 def test_schedules_are_reproducible_and_have_their_rate():

@@ -15,7 +15,6 @@ import pytest
 
 import infermeter
 from infermeter import _native, load_results
-from infermeter.bench import run_config
 from infermeter.cli import main
 from infermeter.find_rate import find_rate
 from infermeter.frame import series_label
@@ -25,7 +24,7 @@ from infermeter.result import Result
 from infermeter.sla import parse_sla
 from infermeter.sweep.grid import Point
 from infermeter.sweep.store import RECORD_SCHEMA
-from infermeter.test_models import spin_model
+from infermeter.known_latency import spin_model
 from infermeter.units import duration_unit, format_duration_ms, format_duration_ns
 from sweep_helpers import synthetic_record, write_records
 
@@ -53,9 +52,8 @@ def _record(point: Point, status: str = "ok", result: dict | None = None, error:
 
 def _no_samples_doc(model: str, batch: int) -> dict:
     """The engine's document of a run whose every request outlasted it."""
-    config = run_config(model, batch_size=batch, threads=1, duration_s=1.0, warmup_s=0.0)
-    return json.loads(_native.build_python_loop_result(config, json.dumps({"path": model}), [[]], batch, 0, False,
-                                                       "duration reached", json.dumps({})))
+    return json.loads(_native.result_from_timings({"batch_size": batch, "duration": 1.0, "warmup": 0.0},
+                                                  {"path": model}, [[]], batch, {}))
 
 
 def _interrupt_engine_run(monkeypatch, nth: int, after_s: float) -> None:
@@ -64,11 +62,11 @@ def _interrupt_engine_run(monkeypatch, nth: int, after_s: float) -> None:
     real = _native.run
     calls = []
 
-    def run(config, calibrate):
-        calls.append(config)
+    def run(*args):
+        calls.append(args)
         if len(calls) == nth:
             threading.Timer(after_s, os.kill, (os.getpid(), signal.SIGINT)).start()
-        return real(config, calibrate)
+        return real(*args)
 
     monkeypatch.setattr(_native, "run", run)
 
@@ -133,10 +131,10 @@ def test_repr_shows_an_unstated_percentile_as_a_dash():
 @pytest.mark.parametrize("flags, named", [
     (["--sla", "p99<5ms"], "--sla"),
     (["--rate-precision", "0.1"], "--rate-precision"),
-    (["--find-rate", "--sla", "p99<5ms", "--rate", "0"], "--rate"),
+    (["--find-rate", "--sla", "p99<5ms", "--rate", "10"], "--rate"),
     (["--find-rate", "--sla", "p99<5ms", "--ci", "0.02"], "--ci"),
-    (["--find-rate", "--sla", "p99<5ms", "--duration", "0"], "--duration"),
-    (["--find-rate", "--sla", "p99<5ms", "--requests", "0"], "--requests"),
+    (["--find-rate", "--sla", "p99<5ms", "--duration", "1"], "--duration"),
+    (["--find-rate", "--sla", "p99<5ms", "--requests", "10"], "--requests"),
     (["--find-rate", "--sla", "p99<5ms", "--repeat", "1"], "--repeat"),
     (["--find-rate", "--sla", "p99<5ms", "--ci-percentile", "99"], "--ci-percentile"),
     (["--find-rate", "--sla", "p99<5ms", "--min-duration", "1"], "--min-duration"),

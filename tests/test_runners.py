@@ -36,7 +36,7 @@ def package(tmp_path_factory):
 
 
 def test_every_runner_is_known_to_the_build():
-    assert set(_native.runner_names()) == {"torchscript", "cuda-graph", "aoti"}
+    assert set(_native.runner_names()) == {"torchscript", "cuda-graph", "aoti", "aoti-graph"}
 
 
 def test_aoti_package_is_measured_end_to_end(package):
@@ -77,8 +77,20 @@ def test_cuda_graph_needs_a_cuda_device(linear_model, bench_binary, capsys):
     assert proc.returncode == 2 and proc.stderr.strip() == f"infermeter-bench: {message}"
 
 
+def test_aoti_graph_needs_a_cuda_device(package, bench_binary, capsys):
+    """The package is opened (its device checked) only after the runner's own refusal: no capture on the CPU."""
+    message = "the aoti-graph runner needs a CUDA device (got 'cpu')"
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        infermeter.benchmark(package, runner="aoti-graph", **QUICK)
+    assert main(["run", str(package), "--runner", "aoti-graph", "--no-calibrate"]) == 2
+    assert capsys.readouterr().err.strip() == f"infermeter: {message}"
+    proc = subprocess.run([str(bench_binary), str(package), "--runner", "aoti-graph"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip() == f"infermeter-bench: {message}"
+
+
 def test_unknown_runner_lists_the_known_ones(linear_model):
-    with pytest.raises(ValueError, match=r"unknown runner 'tensorrt' \(known: torchscript, cuda-graph, aoti\)"):
+    with pytest.raises(ValueError, match=r"runner must be one of torchscript, cuda-graph, aoti, aoti-graph, got 'tensorrt'"):
         infermeter.benchmark(linear_model, runner="tensorrt", **QUICK)
 
 
@@ -121,7 +133,7 @@ def test_sweep_config_refuses_runners_that_cannot_run(tmp_path):
 
     with pytest.raises(ConfigError, match="runner cuda-graph replays CUDA graphs: it needs a cuda device"):
         load_config(write_config(tmp_path / "a.yaml", models=[{"name": "resnet18"}], runners=["cuda-graph"]))
-    with pytest.raises(ConfigError, match=r"runners\[0\]: Input should be 'torchscript', 'cuda-graph' or 'aoti'"):
+    with pytest.raises(ConfigError, match=r"runners\[0\]: runner must be one of torchscript, cuda-graph, aoti, aoti-graph, got 'onnx'"):
         load_config(write_config(tmp_path / "b.yaml", models=[{"name": "resnet18"}], runners=["onnx"]))
 
 

@@ -17,7 +17,7 @@ from infermeter.analysis import recommend
 from infermeter.compare import compare
 from infermeter.report import write_report
 from sweep_helpers import write_records
-from infermeter.test_models import Spin
+from infermeter.known_latency import Spin
 
 SPIN_NS = 1_000_000
 
@@ -84,9 +84,9 @@ def test_a_drifting_model_does_not_converge_and_says_how_much_more_it_needs(mode
 
 
 def test_statistical_stop_options_are_checked(models):
-    for kwargs, message in ((dict(ci=0.0), "ci must be a relative half width between 0 and 1"),
-                            (dict(ci=2.0), "ci must be a relative half width between 0 and 1"),
-                            (dict(ci=0.02, ci_percentile=100), "ci_percentile must be between 0 and 100"),
+    for kwargs, message in ((dict(ci=0.0), r"ci must be > 0 and < 1 \(a relative half width\), got 0"),
+                            (dict(ci=2.0), r"ci must be > 0 and < 1 \(a relative half width\), got 2"),
+                            (dict(ci=0.02, ci_percentile=100), "ci_percentile must be > 0 and < 100"),
                             (dict(ci=0.02, min_duration=30, duration=10), "min_duration must be between 0 and the")):
         with pytest.raises(ValueError, match=message):
             infermeter.benchmark(models["steady"], calibrate=False, **kwargs)

@@ -18,7 +18,7 @@ from infermeter.sweep import ConfigError, expand, load_config, run_sweep
 from infermeter.sweep.grid import Point
 from infermeter.sweep.store import ResultsFile
 from sweep_helpers import failing_model, write_config
-from infermeter.test_models import spin_model
+from infermeter.known_latency import spin_model
 
 RESNET = [{"name": "resnet18", "resolution": 32}]
 FAST_NS, SLOW_NS = 100_000, 400_000  # service times of the two spin models
@@ -38,15 +38,15 @@ RATES = [500, 1000]  # requests/s: 5% and 10% of the fast model's capacity
     ({"load": "open", "rates": [100], "models": [{"name": "resnet18", "find_rate": False}]}, "models[0]",
      "this model needs rates or find_rate: true"),
     ({"load": "open", "find_rate": True, "sla": "p90<5ms", "ci": 0.02}, "ci", "ci applies to closed-loop and rates"),
-    ({"load": "open", "rates": [100, 50, 100]}, "rates", "rate 100 is given twice"),
-    ({"load": "open", "rates": [0]}, "rates[0]", "greater than 0"),
-    ({"load": "open", "rates": ["fast"]}, "rates[0]", "valid number"),
-    ({"load": "sometimes"}, "load", "'closed' or 'open'"),
-    ({"load": "open", "rates": [1], "arrival": "bursty"}, "arrival", "'poisson' or 'constant'"),
-    ({"load": "open", "find_rate": "yes", "sla": "p90<5ms"}, "find_rate", "valid boolean"),
-    ({"repeat": 0}, "repeat", "greater than or equal to 1"),
-    ({"ci": 2}, "ci", "less than 1"),
-    ({"ci": 0.02, "ci_percentile": 100}, "ci_percentile", "less than 100"),
+    ({"load": "open", "rates": [100, 50, 100]}, "rates", "100 is given twice"),
+    ({"load": "open", "rates": [0]}, "rates[0]", "rate must be > 0"),
+    ({"load": "open", "rates": ["fast"]}, "rates[0]", "rate expects a number, got 'fast'"),
+    ({"load": "sometimes"}, "load", "load must be one of closed, open, got 'sometimes'"),
+    ({"load": "open", "rates": [1], "arrival": "bursty"}, "arrival", "arrival must be one of poisson, constant"),
+    ({"load": "open", "find_rate": "yes", "sla": "p90<5ms"}, "find_rate", "find_rate expects true or false"),
+    ({"repeat": 0}, "repeat", "repeat must be >= 1 and at most 1000"),
+    ({"ci": 2}, "ci", "ci must be > 0 and < 1"),
+    ({"ci": 0.02, "ci_percentile": 100}, "ci_percentile", "ci_percentile must be > 0 and < 100"),
 ])
 def test_load_errors_name_file_and_key(tmp_path, doc, key, message):
     path = write_config(tmp_path / "bad.yaml", **({"models": RESNET} | doc))

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
 import torch
 
+from infermeter import compile_cache
 from infermeter.elf_needs import needed_libraries
 from infermeter.input_spec import EXPORT_INFO_FILE, INPUT_SPEC_FILE
 
@@ -22,13 +24,15 @@ EXPORT_INFO_RECORD = EXTRA_DIR + EXPORT_INFO_FILE
 MAX_BATCH = 4096  # upper bound of the dynamic batch dimension the compiled kernels accept
 
 
-def export_program(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], batch_inputs):
-    """An ExportedProgram. Tries a dynamic leading dimension
+def export_program(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], batch_inputs, static_batch: bool = False):
+    """An ExportedProgram. With `static_batch`, at the shapes of `inputs`
+    (Inductor then chooses layouts and kernels for that one batch, as a
+    TensorRT engine is built per profile). Else tries a dynamic leading dimension
     shared by every input, traced on `batch_inputs` (a batch of at least 2, as
     torch.export specializes size-1 dimensions); a model that fixes its batch
     is exported static on `inputs` instead (export() then finds, by running
     the package at another batch, which of the two it got)."""
-    if all(t.dim() > 0 for t in batch_inputs):
+    if not static_batch and all(t.dim() > 0 for t in batch_inputs):
         batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
         dynamic_shapes = tuple({0: batch} for _ in batch_inputs)
         try:
@@ -56,23 +60,39 @@ def models_link_cxx_runtime(package: Path) -> bool:
         return all("libstdc++.so.6" in needed_libraries(archive.read(n)) for n in objects)
 
 
-def compile_package(program, folder: Path) -> tuple[Path, str]:
-    """Compiles `program` with AOTInductor into a package under `folder`;
-    returns it with the C++ compiler that built it. A package whose model
-    carries a static copy of libstdc++ (as /opt/gcc's g++ wrapper builds
-    them) segfaults when loaded into any Python process, the exporter's own
-    check included (docs/aoti.md), so it is compiled again with the system's
-    g++, or refused with the way out."""
-    path = folder / "compiled.pt2"
+def compile_package(program, folder: Path, inductor_options: dict, device: torch.device,
+                    use_cache: bool = True) -> tuple[Path, dict]:
+    """The package of `program` compiled with `inductor_options`: from the
+    compile cache when it holds one (compile_cache.py), else compiled under
+    `folder` and cached. Returns it with its compile facts: compiler,
+    compile_s (the compile's own time, also on a cache hit) and compile_cache
+    (hit, miss or off)."""
     compiler = str(torch._inductor.config.cpp.cxx[-1] or "c++")
-    torch._inductor.aoti_compile_and_package(program, package_path=str(path))
+    key = compile_cache.package_key(program, inductor_options, device, compiler) if use_cache else None
+    if key and (hit := compile_cache.lookup(key)):
+        return hit.path, {"compiler": hit.compiler, "compile_s": hit.compile_s, "compile_cache": "hit"}
+    started = time.perf_counter()
+    path, compiler = _compiled(program, folder / "compiled.pt2", inductor_options, compiler)
+    compile_s = round(time.perf_counter() - started, 3)
+    if key:
+        compile_cache.store(key, path, compile_s, compiler)
+    return path, {"compiler": compiler, "compile_s": compile_s, "compile_cache": "miss" if key else "off"}
+
+
+def _compiled(program, path: Path, inductor_options: dict, compiler: str) -> tuple[Path, str]:
+    """Compiles with AOTInductor; returns the package with the C++ compiler
+    that built it. A package whose model carries a static copy of libstdc++
+    (as /opt/gcc's g++ wrapper builds them) segfaults when loaded into any
+    Python process, the exporter's own check included (docs/aoti.md), so it is
+    compiled again with the system's g++, or refused with the way out."""
+    torch._inductor.aoti_compile_and_package(program, package_path=str(path), inductor_configs=dict(inductor_options))
     if models_link_cxx_runtime(path):
         return path, compiler
     # A bare compiler name is looked up on PATH, as the compile itself does.
     used = Path(shutil.which(compiler) or compiler).resolve()
     if Path(FALLBACK_CXX).is_file() and used != Path(FALLBACK_CXX).resolve():
         torch._inductor.aoti_compile_and_package(program, package_path=str(path),
-                                                 inductor_configs={"cpp.cxx": (None, FALLBACK_CXX)})
+                                                 inductor_configs={**inductor_options, "cpp.cxx": (None, FALLBACK_CXX)})
         if models_link_cxx_runtime(path):
             return path, FALLBACK_CXX
     raise StaticCxxRuntimeError(

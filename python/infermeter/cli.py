@@ -7,81 +7,83 @@ import sys
 
 from infermeter import _native
 from infermeter.backends import add_arguments, from_arguments
+from infermeter.options import BY_NAME, CLI, add_arguments as add_option_arguments, given_options
+from infermeter.precisions import PRECISIONS
 
 
-# `run` options of one measurement, which a rate search refuses: it chooses
-# each step's rate and length and measures it once. Each defaults to None,
-# so that any value given, 0 too, is seen.
-SINGLE_RUN_OPTIONS = {"rate": "--rate", "ci": "--ci", "duration": "--duration", "requests": "--requests",
-                      "repeat": "--repeat", "ci_percentile": "--ci-percentile", "min_duration": "--min-duration"}
-SEARCH_OPTIONS = {"sla": "--sla", "rate_precision": "--rate-precision"}  # the search's own, None unless given
+# Options of one measurement, which a rate search chooses itself: it sets
+# each step's load, rate and length and measures it once.
+SINGLE_RUN_OPTIONS = ("load", "rate", "ci", "duration", "requests", "repeat", "ci_percentile", "min_duration")
+SEARCH_OPTIONS = ("sla", "rate_precision")  # the search's own
 
 
-def _given(args, names) -> dict:
-    """The options among `names` given on the command line, by name."""
-    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+def _flags(names) -> str:
+    return ", ".join(BY_NAME[name].flag for name in names)
 
 
-def _find_rate(args) -> int:
+def _find_rate(args, given: dict, search: dict) -> int:
     import json
-    from pathlib import Path
 
     from infermeter.find_rate import SearchInterrupted, find_rate
     from infermeter.sla import parse_sla
 
-    refused = [SINGLE_RUN_OPTIONS[name] for name in _given(args, SINGLE_RUN_OPTIONS)]
+    refused = [name for name in SINGLE_RUN_OPTIONS if name in given]
     if refused:
         raise ValueError(f"--find-rate chooses each step's rate and duration and measures it once: leave out "
-                         f"{', '.join(refused)}")
-    if args.sla is None:
+                         f"{_flags(refused)}")
+    if search.get("sla") is None:
         raise ValueError("--find-rate needs --sla, e.g. --sla 'p99<15ms'")
-    sla = parse_sla(args.sla)
-    precision = {"precision": args.rate_precision} if args.rate_precision is not None else {}
+    sla = parse_sla(search["sla"])
+    json_path = given.pop("json", None)
+    if json_path:
+        _native.check_output_path("json", json_path, args.model)
     print(f"searching the highest rate meeting {sla} ...", flush=True)
     try:
-        search = find_rate(args.model, sla=sla, threads=args.threads, arrival=args.arrival, warmup=args.warmup,
-                           seed=args.seed, batch_size=args.batch_size, device=args.device, runner=args.runner,
-                           replicas=args.replicas, intra_op_threads=args.intra_op_threads, window=args.window,
-                           calibrate=False, backend=from_arguments(args), **precision,
-                           on_step=lambda s: print(f"  offered {s.offered_rate_per_s:.1f}/s: achieved "
-                                                   f"{s.achieved_rate_per_s:.1f}/s, {s.latency_label}, "
-                                                   f"{'meets' if s.meets else 'fails'}", flush=True))
+        search_result = find_rate(
+            args.model, sla=sla, precision=search.get("rate_precision", BY_NAME["rate_precision"].default),
+            backend=from_arguments(args), **({"calibrate": False} | given),
+            on_step=lambda s: print(f"  offered {s.offered_rate_per_s:.1f}/s: achieved {s.achieved_rate_per_s:.1f}/s, "
+                                    f"{s.latency_label}, {'meets' if s.meets else 'fails'}", flush=True))
     except SearchInterrupted as stopped:  # keep the finished steps, as `run` keeps a partial result
-        search = stopped.search
-    print(search)
-    if args.json:
-        best = search.best
-        doc = {"rate_search": search.to_dict(), "best_result": best.result.to_dict() if best else None}
-        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
-        print(f"search written to {args.json}")
-    return 130 if search.interrupted else 0
+        search_result = stopped.search
+    print(search_result)
+    if json_path:
+        best = search_result.best
+        doc = {"rate_search": search_result.to_dict(), "best_result": best.result.to_dict() if best else None}
+        _native.write_file_atomically(json_path, json.dumps(doc, indent=2) + "\n")
+        print(f"search written to {json_path}")
+    return 130 if search_result.interrupted else 0
 
 
 def _run(args) -> int:
     from infermeter.bench import benchmark
     from infermeter.result import Interrupted
 
-    if args.find_rate:
-        return _find_rate(args)
-    stray = [SEARCH_OPTIONS[name] for name in _given(args, SEARCH_OPTIONS)]
-    if stray:
-        raise ValueError(f"{', '.join(stray)}: only with --find-rate, which searches the highest rate meeting the SLA")
-    # Options left out take benchmark's defaults (the duration's depends on --ci and --requests).
+    given = given_options(args, CLI)
+    search = {name: given.pop(name) for name in ("find_rate", *SEARCH_OPTIONS) if name in given}
+    if search.pop("find_rate", False):
+        return _find_rate(args, given, search)
+    if search:
+        raise ValueError(f"{_flags(search)}: only with --find-rate, which searches the highest rate meeting the SLA")
+    outputs = {name: given.pop(name) for name in ("json", "hlog") if given.get(name)}
+    # Every output is checked before anything is measured.
+    for name, path in outputs.items():
+        _native.check_output_path(name, path, args.model)
+    if "hlog" in outputs and given.get("repeat", 1) > 1:
+        raise ValueError("hlog writes one run's histogram: leave it out with repeat")
     try:
-        result = benchmark(args.model, batch_size=args.batch_size, threads=args.threads, device=args.device,
-                           runner=args.runner, replicas=args.replicas, intra_op_threads=args.intra_op_threads,
-                           warmup=args.warmup, requests=args.requests, ci=args.ci, rate=args.rate,
-                           arrival=args.arrival, window=args.window, seed=args.seed,
-                           calibrate=not args.no_calibrate, backend=from_arguments(args),
-                           **_given(args, ("duration", "ci_percentile", "min_duration", "repeat")))
+        result = benchmark(args.model, backend=from_arguments(args), **given)
         interrupted = False
     except Interrupted as stopped:  # keep what was measured, as infermeter-bench does
         # With --repeat, the result is the median run, which need not be the one Ctrl-C cut short.
         result, interrupted = stopped.result, True
     print(result.summary())
-    if args.json:
-        result.save(args.json)
-        print(f"result written to {args.json}")
+    if "json" in outputs:
+        result.save(outputs["json"])
+        print(f"result written to {outputs['json']}")
+    if "hlog" in outputs and result.outcome == "ok":
+        result.save_interval_log(outputs["hlog"])
+        print(f"host latency interval log written to {outputs['hlog']}")
     return 130 if interrupted else 0
 
 
@@ -180,6 +182,7 @@ def _export(args) -> int:
     report = export(args.model, args.output, precision=args.precision, batch_size=args.batch_size,
                     method=args.method, freeze=not args.no_freeze, format=args.format, device=args.device,
                     backend=from_arguments(args), check_input_dependence=not args.allow_constant_output,
+                    static_batch=args.static_batch, max_autotune=args.max_autotune, cache=not args.no_cache,
                     **options)
     print(report)
     return 0
@@ -201,59 +204,25 @@ def _models(args) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="infermeter", description="Measure PyTorch inference precisely.")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    run = sub.add_parser("run", help="measure a model exported by infermeter (TorchScript or AOTInductor)")
+def _run_parser(sub) -> None:
+    run = sub.add_parser("run", help="measure a model exported by infermeter (TorchScript or AOTInductor)",
+                         description="Measures a model with native client threads. Every option is the engine's "
+                         "own (infermeter-bench takes the same), with the same defaults and errors.")
     run.add_argument("model", help="a model exported by infermeter (TorchScript .pt or AOTInductor .pt2)")
-    run.add_argument("--batch-size", type=int, default=None,
-                     help="inferences per request (default 1, or the fixed batch the model was exported for)")
-    run.add_argument("--threads", type=int, default=1, help="concurrent client threads (default 1)")
-    run.add_argument("--device", default="cpu", help="cpu or cuda:N (default cpu)")
-    run.add_argument("--runner", default="torchscript",
-                     help="what runs the model: torchscript (the interpreter), cuda-graph (each request replays a "
-                     "CUDA graph captured from the TorchScript forward) or aoti (an AOTInductor .pt2 package); "
-                     "default torchscript")
-    run.add_argument("--replicas", choices=["per-thread", "shared"], default="per-thread")
-    run.add_argument("--intra-op-threads", type=int,
-                     help="torch's intra-op threads per client thread (default: cores / threads, at least 1)")
-    run.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds, excluded (default 1)")
-    run.add_argument("--duration", type=float, default=None,
-                     help="measuring seconds (default 5, or unlimited when --requests is given); with --ci, the most "
-                     "it may take (default 60)")
-    run.add_argument("--requests", type=int, default=None, help="stop after this many measured requests")
-    run.add_argument("--ci", type=float, metavar="REL",
-                     help="stop once throughput and the --ci-percentile latency are both known to +-REL at 95%% "
-                     "confidence (e.g. 0.02)")
-    run.add_argument("--ci-percentile", type=float, metavar="P",
-                     help="the latency percentile --ci must pin down (default 99)")
-    run.add_argument("--min-duration", type=float, help="with --ci: measure at least this long (default 1)")
-    run.add_argument("--rate", type=float, help="open loop: requests arrive at this mean rate per second whatever the "
-                     "threads are doing; response time counts the wait for a free thread (default: closed loop)")
-    run.add_argument("--find-rate", action="store_true",
-                     help="search the highest open-loop rate whose response time meets --sla while keeping up")
-    run.add_argument("--sla", help="with --find-rate: the latency objective, e.g. p99<15ms")
-    run.add_argument("--rate-precision", type=float,
-                     help="with --find-rate: stop when the passing and failing rates are this close (default 0.02)")
-    run.add_argument("--arrival", choices=["poisson", "constant"], default="poisson",
-                     help="open-loop arrivals: poisson (seeded by --seed) or evenly spaced (default poisson)")
-    run.add_argument("--window", type=float, default=0.1, help="throughput-over-time window, seconds")
-    run.add_argument("--seed", type=int, default=0, help="seed for generated inputs and Poisson arrivals")
-    run.add_argument("--repeat", type=int, metavar="K",
-                     help="K independent measurements, fresh replicas each: reports the median-throughput run with "
-                     "every run's figures, their mean, CV and 95%% interval (default 1)")
-    run.add_argument("--json", help="write the full result here")
-    run.add_argument("--no-calibrate", action="store_true", help="skip measuring the harness's own costs")
+    add_option_arguments(run, CLI)
     add_arguments(run)
     run.set_defaults(func=_run)
 
+
+def _export_parser(sub) -> None:
     exp = sub.add_parser("export", help="export a zoo model to TorchScript or an AOTInductor package, in a chosen "
                          "precision")
     exp.add_argument("model", help="a name from `infermeter models`, tv:<name> or hf:<id>")
     exp.add_argument("-o", "--output", required=True,
                      help="the file to write: TorchScript (.pt), or with --format aoti an AOTInductor package (.pt2)")
-    exp.add_argument("--precision", choices=["fp32", "fp16", "bf16", "mixed"], default="fp32")
+    exp.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                     help="fp32 (IEEE), tf32 (fp32 weights, TF32 tensor cores; GPUs of compute capability 8.0+), "
+                     "fp16, bf16, or mixed (autocast); default fp32")
     exp.add_argument("--batch-size", type=int, default=1, help="batch to trace at (default 1)")
     exp.add_argument("--seq-len", type=int, help="sequence length, for language models")
     exp.add_argument("--resolution", type=int, help="square image size, for vision models")
@@ -261,10 +230,18 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("--method", choices=["trace", "script"], default="trace")
     exp.add_argument("--format", choices=["torchscript", "aoti"], default="torchscript",
                      help="torchscript (.pt, runners torchscript and cuda-graph) or aoti (an AOTInductor .pt2 "
-                     "package compiled for --device, runner aoti); default torchscript")
+                     "package compiled for --device, runners aoti and aoti-graph); default torchscript")
     exp.add_argument("--no-freeze", action="store_true",
-                     help="TorchScript: keep the graph as traced; by default it is frozen (torch.jit.freeze) and "
-                     "optimized for inference, as a deployment would ship it")
+                     help="keep the graph as traced; by default TorchScript is frozen (torch.jit.freeze) and "
+                     "optimized for inference, and AOTInductor compiles with freezing, as a deployment ships them")
+    exp.add_argument("--static-batch", action="store_true",
+                     help="aoti: compile for --batch-size alone (static shapes: Inductor picks layouts and kernels "
+                     "for that batch) instead of a dynamic batch dimension")
+    exp.add_argument("--max-autotune", action="store_true",
+                     help="aoti: Inductor's max-autotune (benchmarks kernel choices while compiling; much longer)")
+    exp.add_argument("--no-cache", action="store_true",
+                     help="aoti: compile even when the compile cache ($INFERMETER_CACHE, else ~/.cache/infermeter) "
+                     "holds this package")
     exp.add_argument("--allow-constant-output", action="store_true",
                      help="export even when an output hardly depends on the input (the numeric check then "
                      "proves little)")
@@ -272,9 +249,8 @@ def parser() -> argparse.ArgumentParser:
     add_arguments(exp)
     exp.set_defaults(func=_export)
 
-    models = sub.add_parser("models", help="list the named models")
-    models.set_defaults(func=_models)
 
+def _sweep_parser(sub) -> None:
     sweep = sub.add_parser("sweep", help="run a grid of points from a sweep config")
     sweep.add_argument("config", help="a sweep config file, or the name of a shipped one (e.g. cpu_quick)")
     sweep.add_argument("--instance", help="the instance this runs on, for pricing (overrides the config's)")
@@ -289,6 +265,8 @@ def parser() -> argparse.ArgumentParser:
                        help="Ray: CPUs each point holds (default: its client threads on CPU, 1 beside a GPU)")
     sweep.set_defaults(func=_sweep)
 
+
+def _scale_out_parsers(sub) -> None:
     mrg = sub.add_parser("merge", help="combine the results of a sweep's shards into one results file")
     mrg.add_argument("inputs", nargs="+", help="results folders or files of one sweep")
     mrg.add_argument("-o", "--output", required=True, help="results folder or file to write")
@@ -307,6 +285,8 @@ def parser() -> argparse.ArgumentParser:
     bsp.add_argument("-o", "--output", default=".", help="folder for the two JSON files")
     bsp.set_defaults(func=_batch_spec)
 
+
+def _analysis_parsers(sub) -> None:
     prices = {"action": "append", "default": [], "metavar": "FILE",
               "help": "price file overriding or adding to the shipped catalog (repeatable)"}
     cmp_ = sub.add_parser("compare", help="two sets of results point by point, with the cost ratio B/A")
@@ -332,6 +312,18 @@ def parser() -> argparse.ArgumentParser:
                      "(default: each series' knee)")
     rep.add_argument("--prices", **prices)
     rep.set_defaults(func=_report)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="infermeter", description="Measure PyTorch inference precisely.")
+    sub = p.add_subparsers(dest="command", required=True)
+    _run_parser(sub)
+    _export_parser(sub)
+    models = sub.add_parser("models", help="list the named models")
+    models.set_defaults(func=_models)
+    _sweep_parser(sub)
+    _scale_out_parsers(sub)
+    _analysis_parsers(sub)
     return p
 
 

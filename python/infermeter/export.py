@@ -17,11 +17,11 @@ import torch
 from infermeter import aoti_export, zoo
 from infermeter.backends import COMPILING, BackendConfig, as_backend, backend_context
 from infermeter.export_check import (TOLERANCE, ExportCheckError, check_outputs, input_dependence, output_errors,
-                                     output_tensors, require_input_dependence, tolerance_for)
+                                     output_tensors, require_input_dependence, tf32_mode, tolerance_for)
 from infermeter.input_spec import EXPORT_INFO_FILE, INPUT_SPEC_FILE, ModelInputs
+from infermeter.precisions import PRECISIONS
 from infermeter.torchscript_export import freeze_for_inference, quiet_torchscript
 
-PRECISIONS = ("fp32", "fp16", "bf16", "mixed")
 FORMATS = ("torchscript", "aoti")
 __all__ = ["FORMATS", "PRECISIONS", "TOLERANCE", "ExportCheckError", "ExportReport", "export"]
 
@@ -37,10 +37,6 @@ class ExportReport:
         return (f"{i['model']} -> {self.path} ({i['precision']}, {how}, "
                 f"{i['weights']} weights, batch {'any' if i['batch_dynamic'] else i['batch_size']}, "
                 f"error {i['max_rel_error']:.2e} <= {i['tolerance']:.0e})")
-
-
-def _cast_inputs(inputs, dtype):
-    return tuple(t.to(dtype) if t.is_floating_point() else t for t in inputs)
 
 
 def _compile(module, inputs, method: str, autocast_dtype, device_type: str, expected_warnings):
@@ -76,19 +72,30 @@ def _runs_at_other_batch(compiled, built: zoo.BuiltModel, batch_size: int, devic
 def export(model: str | torch.nn.Module, output: str | Path, *, precision: str = "fp32", batch_size: int | None = None,
            method: str = "trace", freeze: bool = True, format: str = "torchscript", device: str = "cpu",
            inputs=None, input_names=None, backend: BackendConfig | str | None = None,
-           check_input_dependence: bool = True, **options) -> ExportReport:
+           check_input_dependence: bool = True, static_batch: bool = False, max_autotune: bool = False,
+           cache: bool = True, **options) -> ExportReport:
     """Builds `model` (a zoo name, or an nn.Module with example `inputs`),
     converts it to `precision`, compiles it, checks it against eager fp32 on
     the same inputs and saves it with its input spec and export facts.
 
-    precision: fp32; fp16 / bf16 cast the whole model; mixed traces under
-        autocast (fp16 on GPUs, bf16 on the CPU).
+    precision: fp32 (IEEE: TF32 off); tf32 keeps fp32 weights and runs matrix
+        products and convolutions in TF32 (GPUs of compute capability 8.0 and
+        later; the engine turns TF32 on for the run); fp16 / bf16 cast the
+        whole model; mixed traces under autocast (fp16 on GPUs, bf16 on the CPU).
     batch_size: the batch to trace at: 1 for zoo models by default; for a
         module, the leading dimension of `inputs`.
     format: torchscript (a .pt file for the engine) or aoti (an AOTInductor
         .pt2 package compiled for `device`).
-    freeze: TorchScript only: torch.jit.freeze, then optimize_for_inference
-        where its graph can be saved (the facts say which was applied).
+    freeze: TorchScript: torch.jit.freeze, then optimize_for_inference
+        where its graph can be saved (the facts say which was applied);
+        aoti: Inductor's freezing (weights folded in as constants).
+    static_batch: aoti only: compile for `batch_size` alone (Inductor picks
+        layouts and kernels for that shape, as a TensorRT engine is built per
+        profile) instead of a dynamic batch dimension.
+    max_autotune: aoti only: Inductor's max-autotune (benchmarks kernel
+        choices while compiling: much longer compiles).
+    cache: aoti only: reuse a package compiled before with the same program,
+        options, torch and device (compile_cache.py; $INFERMETER_CACHE).
     check_input_dependence: refuse a model whose outputs hardly change between
         two inputs, on which the numeric check would pass vacuously.
     options: the zoo model's own (seq_len, resolution, weights, ...).
@@ -97,66 +104,41 @@ def export(model: str | torch.nn.Module, output: str | Path, *, precision: str =
     Raises ExportCheckError when an output of the variant is off by more than
     its precision allows, or does not depend on the input.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if format not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    _check_arguments(precision, format, static_batch, max_autotune)
     backend = as_backend(backend, device)
-    if backend.name in COMPILING:
-        if format == "aoti":
-            raise ValueError(f"backend {backend.name!r} compiles with its own SDK to TorchScript: "
-                             f"export it with format torchscript, not aoti")
-        backend.check()
-        if precision != "fp32":
-            raise ValueError(f"backend {backend.name!r} compiles from fp32 and chooses its own casts: "
-                             f"export with precision fp32, not {precision}")
-    if format == "aoti" and precision == "mixed":
-        # torch.export drops the autocast region here: the package would run in fp32 and be mislabelled.
-        raise ValueError("format aoti exports fp32, fp16 or bf16; mixed (autocast) precision needs format torchscript")
+    _check_backend(backend, precision, format)
     target = torch.device(device)
+    _check_device(precision, target)
     built = _built(model, batch_size, inputs, input_names, options)
     batch_size = built.inputs[0].shape[0] if built.inputs[0].dim() else 1
 
     module = built.module.to(target).eval()
     example = tuple(t.to(target) for t in built.inputs)
-    with torch.no_grad():
+    with torch.no_grad(), tf32_mode(False):
         reference = module(*example)
         changes = input_dependence(reference, module(*_other_inputs(built, batch_size, target)))
     if check_input_dependence:
         require_input_dependence(built.name, changes)
 
     cast_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
-    autocast_dtype = None
-    if precision == "mixed":
-        autocast_dtype = torch.float16 if target.type == "cuda" else torch.bfloat16
     variant = copy.deepcopy(module).to(cast_dtype) if cast_dtype else module
     variant_inputs = _cast(example, cast_dtype)
 
-    with tempfile.TemporaryDirectory(prefix="infermeter-export-") as scratch:
-        backend_facts, compiled_facts = None, {}
-        if format == "aoti":
-            batch_inputs = _cast(_other_inputs(built, max(batch_size, 2), target), cast_dtype)
-            program = aoti_export.export_program(variant, variant_inputs, batch_inputs)
-            package, compiler = aoti_export.compile_package(program, Path(scratch))
-            compiled = aoti_export.load_package(package, target)
-            compiled_facts = {"method": "torch.export", "frozen": False, "compiler": compiler}
-        elif backend.name in COMPILING:
-            compiled, backend_facts = backend.compile(variant, variant_inputs, built.parameters)
-            compiled_facts = {"method": method, "frozen": False}  # saved as the SDK compiled it
-        else:
-            compiled = _compile(variant, variant_inputs, method, autocast_dtype, target.type, built.expected_warnings)
-            compiled_facts = {"method": method, "frozen": False}
-            if freeze:
-                compiled, frozen_facts = freeze_for_inference(compiled, variant_inputs, target)
-                compiled_facts |= frozen_facts
-
-        tolerance, tolerance_reason = tolerance_for(precision, target, backend.name)
+    aoti_options = {"static_batch": static_batch, "cache": cache,
+                    "inductor": {"freezing": freeze, **({"max_autotune": True} if max_autotune else {})}}
+    with tempfile.TemporaryDirectory(prefix="infermeter-export-") as scratch, tf32_mode(precision == "tf32"):
+        compiled, compiled_facts, backend_facts, package = _compiled_variant(
+            variant, variant_inputs, built, batch_size, target, precision, cast_dtype, format, method, freeze,
+            backend, Path(scratch), aoti_options)
+        tolerance, tolerance_reason = tolerance_for(precision, backend.name)
         with torch.no_grad(), backend_context(backend, backend_facts):
             errors = output_errors(compiled(*variant_inputs), reference, changes)
         check_outputs(built.name, precision, tolerance, errors)
 
+        # A static package is not probed: on the CPU it runs at another batch
+        # and reads past its inputs instead of refusing.
         with backend_context(backend, backend_facts):
-            dynamic = _runs_at_other_batch(compiled, built, batch_size, target, cast_dtype)
+            dynamic = not static_batch and _runs_at_other_batch(compiled, built, batch_size, target, cast_dtype)
         specs = [replace(s, dtype=_spec_dtype(s.dtype, cast_dtype),
                          shape=s.shape if dynamic else tuple(batch_size if d == -1 else d for d in s.shape))
                  for s in built.specs]
@@ -166,16 +148,81 @@ def export(model: str | torch.nn.Module, output: str | Path, *, precision: str =
                 "output_input_dependence": changes, "tolerance": tolerance, "tolerance_reason": tolerance_reason,
                 "exported_on": str(target), "options": built.options, "torch_version": torch.__version__,
                 "backend": backend.name, "backend_facts": backend_facts}
-        path = Path(output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        spec_json, info_json = ModelInputs(specs).to_json(), json.dumps(info)
-        if format == "aoti":
-            aoti_export.write_package(package, path, spec_json, info_json)
-        else:
-            with quiet_torchscript():
-                torch.jit.save(compiled, str(path), _extra_files={INPUT_SPEC_FILE: spec_json,
-                                                                   EXPORT_INFO_FILE: info_json})
+        path = _save(Path(output), format, compiled, package, ModelInputs(specs).to_json(), json.dumps(info))
     return ExportReport(path, info)
+
+
+def _check_arguments(precision: str, format: str, static_batch: bool, max_autotune: bool) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    for name, given in (("static_batch", static_batch), ("max_autotune", max_autotune)):
+        if given and format != "aoti":
+            raise ValueError(f"{name} applies to AOTInductor packages: export with format aoti")
+    if format == "aoti" and precision == "mixed":
+        # torch.export drops the autocast region here: the package would run in fp32 and be mislabelled.
+        raise ValueError("format aoti exports fp32, fp16 or bf16; mixed (autocast) precision needs format torchscript")
+
+
+def _check_device(precision: str, target: torch.device) -> None:
+    if precision != "tf32":
+        return
+    if target.type != "cuda":
+        raise ValueError(f"tf32 needs a CUDA device (TF32 is a tensor-core mode of GPUs of compute capability 8.0 "
+                         f"and later), got {target}; on the CPU export fp32 or bf16")
+    major, minor = torch.cuda.get_device_capability(target)
+    if major < 8:
+        raise ValueError(f"tf32 needs a GPU of compute capability 8.0 or later (Ampere); {target} is {major}.{minor}")
+
+
+def _check_backend(backend: BackendConfig, precision: str, format: str) -> None:
+    if backend.name not in COMPILING:
+        return
+    if format == "aoti":
+        raise ValueError(f"backend {backend.name!r} compiles with its own SDK to TorchScript: "
+                         f"export it with format torchscript, not aoti")
+    backend.check()
+    if precision != "fp32":
+        raise ValueError(f"backend {backend.name!r} compiles from fp32 and chooses its own casts: "
+                         f"export with precision fp32, not {precision}")
+
+
+def _compiled_variant(variant, variant_inputs, built, batch_size, target, precision, cast_dtype, format, method,
+                      freeze, backend, scratch: Path, aoti_options: dict):
+    """The variant compiled as `format` asks: (callable, facts, backend facts, AOTI package or None)."""
+    if format == "aoti":
+        batch_inputs = _cast(_other_inputs(built, max(batch_size, 2), target), cast_dtype)
+        program = aoti_export.export_program(variant, variant_inputs, batch_inputs, aoti_options["static_batch"])
+        package, compile_facts = aoti_export.compile_package(program, scratch, aoti_options["inductor"], target,
+                                                             aoti_options["cache"])
+        compiled = aoti_export.load_package(package, target)
+        facts = {"method": "torch.export", "frozen": freeze, "inductor_options": aoti_options["inductor"],
+                 **compile_facts}
+        return compiled, facts, None, package
+    if backend.name in COMPILING:
+        compiled, backend_facts = backend.compile(variant, variant_inputs, built.parameters)
+        return compiled, {"method": method, "frozen": False}, backend_facts, None  # saved as the SDK compiled it
+    autocast_dtype = None
+    if precision == "mixed":
+        autocast_dtype = torch.float16 if target.type == "cuda" else torch.bfloat16
+    compiled = _compile(variant, variant_inputs, method, autocast_dtype, target.type, built.expected_warnings)
+    facts = {"method": method, "frozen": False}
+    if freeze:
+        compiled, frozen_facts = freeze_for_inference(compiled, variant_inputs, target)
+        facts |= frozen_facts
+    return compiled, facts, None, None
+
+
+def _save(path: Path, format: str, compiled, package, spec_json: str, info_json: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if format == "aoti":
+        aoti_export.write_package(package, path, spec_json, info_json)
+    else:
+        with quiet_torchscript():
+            torch.jit.save(compiled, str(path), _extra_files={INPUT_SPEC_FILE: spec_json,
+                                                               EXPORT_INFO_FILE: info_json})
+    return path
 
 
 def _other_inputs(built: zoo.BuiltModel, batch_size: int, device) -> tuple[torch.Tensor, ...]:
@@ -184,7 +231,10 @@ def _other_inputs(built: zoo.BuiltModel, batch_size: int, device) -> tuple[torch
 
 
 def _cast(inputs, dtype):
-    return _cast_inputs(inputs, dtype) if dtype else inputs
+    """The floating inputs cast to `dtype` (none cast when it is None)."""
+    if dtype is None:
+        return inputs
+    return tuple(t.to(dtype) if t.is_floating_point() else t for t in inputs)
 
 
 def _spec_dtype(dtype: str, cast_dtype) -> str:

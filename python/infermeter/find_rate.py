@@ -110,15 +110,20 @@ def _check_judgeable(sla: Sla, capacity_per_s: float, max_step_s: float) -> None
             "max_step_s")
 
 
-def find_rate(model, *, sla: Sla | str, threads: int = 1, arrival: str = "poisson", precision: float = 0.02,
-              max_steps: int = 12, min_step_s: float = 2.0, max_step_s: float = 60.0, warmup: float = 1.0,
-              seed: int = 0, on_step: Callable[[RateStep], None] | None = None, **options) -> RateSearch:
+# Options of one run that the search sets for each of its steps.
+STEP_OPTIONS = ("load", "rate", "duration", "requests", "ci", "ci_percentile", "min_duration", "repeat")
+
+
+def find_rate(model, *, sla: Sla | str, precision: float = 0.02, max_steps: int = 12, min_step_s: float = 2.0,
+              max_step_s: float = 60.0, on_step: Callable[[RateStep], None] | None = None,
+              **options) -> RateSearch:
     """Searches the highest rate (requests/s) at which `model`, served by
-    `threads` clients, keeps the SLA's response-time percentile within its
-    limit and sustains the load. `options` go to every `benchmark` call
-    (batch_size, device, runner, ...). The search stops once the passing and
-    failing rates are within `precision` of each other, or after `max_steps`
-    open-loop runs. `on_step` sees each step as it finishes.
+    its `threads` clients, keeps the SLA's response-time percentile within
+    its limit and sustains the load. `options` are benchmark()'s (threads,
+    batch_size, device, runner, arrival, warmup, seed, backend, ...), given to
+    every step. The search stops once the passing and failing rates are within
+    `precision` of each other, or after `max_steps` open-loop runs. `on_step`
+    sees each step as it finishes.
 
     A ValueError, after the closed-loop probe, when no step could collect
     the samples the SLA's percentile needs. Ctrl-C during the steps raises
@@ -127,9 +132,10 @@ def find_rate(model, *, sla: Sla | str, threads: int = 1, arrival: str = "poisso
     sla = parse_sla(sla) if isinstance(sla, str) else sla
     if not 0 < precision < 1:
         raise ValueError(f"precision must be between 0 and 1, got {precision}")
-    if {"rate", "duration", "requests", "ci"} & options.keys():
-        raise ValueError("find_rate chooses each step's rate and duration itself")
-    closed = benchmark(model, threads=threads, warmup=warmup, duration=min_step_s, seed=seed, **options)
+    chosen = [name for name in STEP_OPTIONS if name in options]
+    if chosen:
+        raise ValueError(f"find_rate chooses each step's load, rate and duration itself: leave out {', '.join(chosen)}")
+    closed = benchmark(model, load="closed", duration=min_step_s, **options)
     if closed.requests == 0:
         raise ValueError(f"the closed-loop probe measured no request in {min_step_s} s: the model is too slow for a "
                          "rate search; raise min_step_s")
@@ -139,8 +145,7 @@ def find_rate(model, *, sla: Sla | str, threads: int = 1, arrival: str = "poisso
 
     def run(rate: float) -> RateStep:
         duration = min(max_step_s, max(min_step_s, needed / rate))
-        r = benchmark(model, threads=threads, warmup=warmup, duration=duration, rate=rate, arrival=arrival, seed=seed,
-                      **options)
+        r = benchmark(model, load="open", duration=duration, rate=rate, **options)
         load = r.load_info
         latency = sla.latency_ms(r) if r.outcome == "ok" else math.nan
         step = RateStep(rate, load["achieved_rate_per_s"], latency, bool(load["sustained"]),

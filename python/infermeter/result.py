@@ -210,7 +210,13 @@ class Result:
         return cls(copy.deepcopy(doc))
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self._doc, indent=2) + "\n")
+        """Writes the document whole or not at all (an earlier file at `path`
+        stays untouched when the write fails)."""
+        _native.write_file_atomically(str(path), json.dumps(self._doc, indent=2) + "\n")
+
+    def save_interval_log(self, path: str | Path) -> None:
+        """Host latency as an HdrHistogram interval log, as `infermeter-bench --hlog` writes it."""
+        _native.write_interval_log(str(path), json.dumps(self._doc))
 
     @classmethod
     def load(cls, path: str | Path) -> "Result":

@@ -11,7 +11,7 @@
 #include <iostream>
 #include <vector>
 
-#include "histogram.h"
+#include "infermeter/histogram.h"
 
 int main(int argc, char** argv) {
   std::vector<double> percentiles;

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "histogram.h"
+#include "infermeter/histogram.h"
 #include "statistics.h"
 
 using infermeter::Histogram;

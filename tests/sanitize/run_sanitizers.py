@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 import infermeter  # registers torch.ops.infermeter.spin, which the spin model is scripted against
-from infermeter.test_models import FailsOnNthRequest, Spin
+from infermeter.known_latency import FailsOnNthRequest, Spin
 
 ROOT = Path(__file__).resolve().parents[2]
 # A distinct exit code, so a report shows in the exit code as well as in the output.

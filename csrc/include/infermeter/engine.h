@@ -7,8 +7,10 @@
 
 #include <functional>
 
-#include "histogram.h"
+#include "infermeter/load_generator.h"
+#include "infermeter/model_runner.h"
 #include "infermeter/run_config.h"
+#include "infermeter/stop_rule.h"
 
 namespace infermeter {
 
@@ -16,15 +18,25 @@ namespace infermeter {
 // keeping what was measured, marked interrupted.
 using AbortCheck = std::function<bool()>;
 
-struct Measurement {
-  nlohmann::json result;
-  Histogram host;            // for the binary's interval log
-  double start_epoch_s = 0;  // wall-clock time when measuring began
-};
+// Called once, on the calling thread, when warm-up is done and measuring
+// begins: a front end's progress line, and a test's readiness signal.
+using MeasuringNotice = std::function<void()>;
 
-// Throws std::invalid_argument for a bad config, EngineError (OutOfMemory for
-// the device's memory) for a model or torch failure; every thread it started
-// is joined before it returns or throws.
-Measurement measure(const RunConfig& config, const AbortCheck& should_abort, bool with_calibration);
+// Returns the result document. Opens the model with the runner
+// config.runner names, and the load and stop rule its options call for
+// (load_generator.h, stop_rule.h). `front_end`
+// names what asked ({"front_end": "python", ...}); it is merged into the
+// result's environment. Throws std::invalid_argument for a bad config,
+// EngineError (OutOfMemory for the device's memory) for a model or torch
+// failure; every thread it started is joined before it returns or throws.
+nlohmann::json measure(const RunConfig& config, const AbortCheck& should_abort,
+                    const nlohmann::json& front_end = nlohmann::json::object(),
+                    const MeasuringNotice& on_measuring = {});
+
+// The same with the caller's own runner, load and stop rule: `config` still
+// gives the device, threads, warm-up, window and calibration.
+nlohmann::json measure(const RunConfig& config, ModelRunner& model, LoadGenerator& load, StopRule& stop,
+                    const AbortCheck& should_abort, const nlohmann::json& front_end = nlohmann::json::object(),
+                    const MeasuringNotice& on_measuring = {});
 
 }  // namespace infermeter

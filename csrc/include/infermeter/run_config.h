@@ -1,7 +1,6 @@
-// Public: what one measurement run is asked to do, the one description of a
-// run's options. The extension binds it as a class, the binary fills it from
-// flags, and validate() holds every rule, so an option is one field plus its
-// flag.
+// Public: what one measurement run is asked to do, as the engine reads it.
+// Its fields are set from the option table (options.h), which owns every
+// option's name, default and range; run_config_from() is the way to make one.
 #pragma once
 
 #include <cstdint>
@@ -21,61 +20,40 @@ struct ExplicitInput {
 };
 
 // Seconds measured when no duration is given; with a statistical stop, the
-// most it may take.
+// most it may take (the option table's derived default for `duration`).
 inline constexpr double kFixedDurationS = 5.0;
 inline constexpr double kMaxCiDurationS = 60.0;
 
+// The fields mirror the options of the same name (options.cpp says what each
+// means); no defaults are kept here, so that there is one place for them.
 struct RunConfig {
   std::string model_path;
-  std::string device = "cpu";
-  // What runs the model: torchscript, cuda-graph or aoti (runner_registry.h).
-  std::string runner = "torchscript";
-  // Unset: the model's fixed batch if it has one, else 1.
-  std::optional<int64_t> batch_size;
-  int threads = 1;
-  // per-thread (a copy of the weights per worker), shared, or
-  // per-thread-load (each worker's copy loaded from the file on its own, for
-  // runtimes that place each load on its own device, as AWS Neuron does).
-  std::string replicas = "per-thread";
-  // torch's intra-op threads on each worker; unset: max(1, cores / threads),
-  // so that client threads do not contend for the cores.
-  std::optional<int> intra_op_threads;
-  double warmup_s = 1.0;
-  // Each worker also completes this many requests before measuring starts, so
-  // that lazy work (TorchScript's profiling runs, cuDNN autotuning) is excluded
-  // even when the warm-up time is short; a warm-up of 0 s means none at all.
-  int64_t warmup_min_requests = 2;
-  // Measuring time; with `ci`, the most it may take. Left to its default,
-  // apply_default_duration() fits it to the stop asked for.
-  std::optional<double> duration_s = kFixedDurationS;
+  std::string device;
+  std::string runner;
+  std::optional<int64_t> batch_size;  // unset: the model's fixed batch, else 1
+  int threads = 0;
+  std::string replicas;
+  std::optional<int> intra_op_threads;  // unset: cores / threads
+  double warmup_s = 0;
+  int64_t warmup_min_requests = 0;
+  std::optional<double> duration_s;
   std::optional<int64_t> requests;
-  // Statistical stop: measuring ends once throughput and the ci_percentile
-  // of latency are both known to +-ci (relative, 95% confidence), after at
-  // least min_duration_s and at most duration_s.
   std::optional<double> ci;
-  double ci_percentile = 99.0;
-  double min_duration_s = 1.0;
-  double window_s = 0.1;
-  // Open loop: requests arrive at this mean rate (requests per second),
-  // whatever the workers are doing; unset: a closed loop, each worker issuing
-  // its next request when its last completes. `threads` caps concurrency.
+  double ci_percentile = 0;
+  double min_duration_s = 0;
+  double window_s = 0;
+  std::string load;  // a load generator's name (load_registry.h)
   std::optional<double> rate_per_s;
-  // How open-loop arrivals are spaced: poisson (exponential gaps, seeded by
-  // `seed`) or constant.
-  std::string arrival = "poisson";
-  // Seeds the generated inputs and the Poisson arrivals.
+  std::string arrival;
   uint64_t seed = 0;
+  bool calibrate = false;
   // Explicit inputs replace the model's stored input spec.
   std::vector<ExplicitInput> inputs;
 };
 
-// Throws std::invalid_argument naming the first option that is out of range.
+// The rules that tie options together (each option's own range is the
+// table's): throws std::invalid_argument naming the options concerned.
 void validate(const RunConfig& config);
-
-// The duration when none was given, after the other options are set: with
-// `ci`, its maximum (kMaxCiDurationS); with a request count alone, none (the
-// count ends the run); otherwise kFixedDurationS.
-void apply_default_duration(RunConfig& config);
 
 // How long after the start an open loop's arrivals are drawn for: the
 // duration, or an hour when only a request count ends the run.

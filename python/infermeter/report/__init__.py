@@ -12,7 +12,7 @@ from infermeter.analysis import knees
 from infermeter.frame import WHOLE, capacity_points, curve_label, measured
 from infermeter.report.plots import figures
 from infermeter.report.table import failures, summary_table
-from infermeter.reporters import FILE_REPORTERS, ReportData, TerminalReporter
+from infermeter.report.formats import FILE_FORMATS, ReportData, TerminalFormat
 
 MAX_CHOSEN = 8
 
@@ -74,10 +74,10 @@ def write_report(frame: pd.DataFrame, folder: str | Path, *, points: list[str] |
     drawn = figures(frame, chosen_points(frame, points))
     data = ReportData(title, list(dict.fromkeys(frame["source"])), summary_table(frame), failures(frame),
                       knees(frame), drawn, pricing_notes(frame))
-    for reporter in FILE_REPORTERS:
-        (folder / reporter.filename).write_text(reporter.render(data))
+    for report_format in FILE_FORMATS:
+        (folder / report_format.filename).write_text(report_format.render(data))
     paths = []
     for stem, _, png in drawn:
         paths.append(folder / f"{stem}.png")
         paths[-1].write_bytes(png)
-    return Report(folder, folder / "report.html", paths, TerminalReporter().render(data))
+    return Report(folder, folder / "report.html", paths, TerminalFormat().render(data))

@@ -3,19 +3,21 @@ the key (`models[1].seq_len`), so a typo never starts a half-wrong sweep."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError,
-                      field_validator, model_validator)
+                      create_model, model_validator)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from infermeter import _native, zoo
+from infermeter import zoo
 from infermeter.backends import BACKENDS, COMPILING, BackendConfig, EiaOptions, as_backend
 from infermeter.backends.neuron import NeuronOptions
 from infermeter.backends.neuronx import NeuronxOptions
-from infermeter.export import PRECISIONS
+from infermeter.precisions import PRECISIONS
+from infermeter.options import BY_NAME, SWEEP, Option, check_value, for_front, normalise
 from infermeter.sla import parse_sla
 
 Precision = Literal[PRECISIONS]
@@ -25,22 +27,52 @@ def _as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-# A key that takes one value or a list of them.
-Positives = Annotated[list[Annotated[int, Field(gt=0, strict=True)]], BeforeValidator(_as_list), Field(min_length=1)]
-Precisions = Annotated[list[Precision], BeforeValidator(_as_list), Field(min_length=1)]
-Runners = Annotated[list[Literal[tuple(_native.runner_names())]], BeforeValidator(_as_list), Field(min_length=1)]
-
-
-def _distinct(rates: list[float]) -> list[float]:
-    repeated = sorted({r for r in rates if rates.count(r) > 1})
+def _distinct(values: list) -> list:
+    repeated = [v for i, v in enumerate(values) if v in values[:i]]
     if repeated:
-        raise ValueError(f"rate {repeated[0]:g} is given twice")
-    return rates
+        raise ValueError(f"{repeated[0]:g} is given twice" if isinstance(repeated[0], float)
+                         else f"{repeated[0]!r} is given twice")
+    return values
 
 
-# Open-loop arrival rates, requests/s.
-Rates = Annotated[list[Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]], BeforeValidator(_as_list),
-                  Field(min_length=1), AfterValidator(_distinct)]
+def _derived(o: Option) -> bool:
+    """Whether the engine derives the option's default from the others (load, duration)."""
+    return o.default is None and bool(o.default_text) and not o.nullable or o.name == "duration"
+
+
+def _checked(name: str, value):
+    """The engine's own check of one option's value, so its error is the one
+    every front end gives. None leaves an option whose default the engine
+    derives (load, duration) to the engine, as leaving it out does."""
+    if value is None and _derived(BY_NAME[name]):
+        return None
+    return check_value(name, value)
+
+
+def _sla(value):
+    if value is not None:
+        parse_sla(value)
+    return value
+
+
+def _option_field(o: Option):
+    """A sweep key for option `o`: one value, or for an axis one value or a
+    list of distinct values, each checked by the engine."""
+    one = Annotated[Any, BeforeValidator(partial(_checked, o.name))]
+    if o.name == "sla":
+        one = Annotated[one, AfterValidator(_sla)]
+    if o.sweep_axis:
+        default = [o.sweep_default if o.sweep_default is not None else o.default]
+        default = None if default == [None] else default
+        return o.sweep_axis, (Annotated[list[one], BeforeValidator(_as_list), Field(min_length=1),
+                                        AfterValidator(_distinct)] | None, default)
+    # Unset where the engine derives the default (the duration from the stop asked for).
+    return o.name, (one, None if _derived(o) else o.default)
+
+
+OPTION_FIELDS = dict(_option_field(o) for o in for_front(SWEEP))
+AXES = {o.sweep_axis: o.name for o in for_front(SWEEP) if o.sweep_axis}  # sweep key -> option
+Precisions = Annotated[list[Precision], BeforeValidator(_as_list), Field(min_length=1)]
 
 
 # A model named with one of these is a file (TorchScript, or an AOTInductor .pt2), else a zoo name.
@@ -55,25 +87,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ModelConfig(_Strict):
+class _ModelBase(_Strict):
     """One model of a sweep: a zoo name (tv:/hf: included) or a TorchScript
-    file, with the values of its own options to sweep over."""
+    file, with the values of its own options to sweep over, and its own
+    values of the sweep's axes (batch_sizes, threads, runners, rates, ...) and
+    find_rate, replacing the sweep's for it."""
 
     name: str
-    seq_len: Positives | None = None
-    resolution: Positives | None = None
+    seq_len: Annotated[list[Annotated[int, Field(gt=0, strict=True)]], BeforeValidator(_as_list),
+                       Field(min_length=1)] | None = None
+    resolution: Annotated[list[Annotated[int, Field(gt=0, strict=True)]], BeforeValidator(_as_list),
+                          Field(min_length=1)] | None = None
     weights: str | None = None
     options: dict[str, Any] = {}
-    # Overrides of the sweep-wide grid for this model.
-    batch_sizes: Positives | None = None
-    threads: Positives | None = None
     precisions: Precisions | None = None
-    runners: Runners | None = None
-    # This model's own open-loop load: giving either replaces the sweep's rates and find_rate for it.
-    rates: Rates | None = None
     find_rate: StrictBool | None = None
     method: Literal["trace", "script"] = "trace"
-    freeze: bool = True  # TorchScript exports are frozen, as deployments ship them
+    freeze: bool = True  # exports are frozen, as deployments ship them
+    # AOTInductor packages (runners aoti, aoti-graph): one per batch size with
+    # static shapes, and Inductor's max-autotune (export()'s options).
+    static_batch: bool = False
+    max_autotune: bool = False
 
     @property
     def is_file(self) -> bool:
@@ -82,6 +116,10 @@ class ModelConfig(_Strict):
     @property
     def sets_load(self) -> bool:
         return self.rates is not None or self.find_rate is not None
+
+    def axis(self, key: str) -> list | None:
+        """This model's own values of the sweep axis `key`; None: the sweep's."""
+        return getattr(self, key)
 
     @model_validator(mode="after")
     def _known_model(self):
@@ -100,59 +138,70 @@ class ModelConfig(_Strict):
         return self
 
 
-class SweepConfig(_Strict):
+ModelConfig = create_model("ModelConfig", __base__=_ModelBase,
+                           **{key: (OPTION_FIELDS[key][0], None) for key in AXES})
+
+
+class _SweepBase(_Strict):
+    """A sweep: its models, the precisions they are exported in, and every
+    run option of the engine's table under its own name (one value) or its
+    axis (batch_sizes, threads, runners, rates: one value or a list), checked
+    by the engine; how the options combine is the engine's to judge too
+    (_engine_accepts_the_runs)."""
+
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     instance: str | None = None
-    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
-    # Each key's own range here, so its error names the key; how the run options
-    # combine is the engine's to judge (_engine_accepts_the_runs).
-    warmup: float = Field(1.0, ge=0)
-    duration: float = Field(5.0, gt=0)
-    replicas: Literal["per-thread", "shared"] = "per-thread"
-    seed: int = 0
-    sla: str | None = None
     backend: Literal[BACKENDS] | None = None  # default: cpu, or cuda for a cuda device
     neuron: NeuronOptions = NeuronOptions()
     neuronx: NeuronxOptions = NeuronxOptions()
     eia: EiaOptions = EiaOptions()
     models: list[ModelConfig] = Field(min_length=1)
-    batch_sizes: Positives = [1]
-    threads: Positives = [1]
     precisions: Precisions = ["fp32"]
-    # What runs each point: torchscript and cuda-graph measure the TorchScript
-    # export; aoti an AOTInductor package compiled for the device.
-    runners: Runners = ["torchscript"]
-    # How requests arrive: closed (each client sends its next request when the
-    # last returns) or open, at each of `rates` requests/s, or at the highest
-    # rate meeting `sla` that `find_rate` searches (each step at least `duration`).
-    load: Literal["closed", "open"] = "closed"
-    arrival: Literal["poisson", "constant"] = "poisson"
-    rates: Rates | None = None
-    find_rate: StrictBool = False
-    # Statistical stop: measure until throughput and the ci_percentile latency
-    # are known to +-ci (at least min_duration s; `duration` is then the most).
-    ci: float | None = Field(None, gt=0, lt=1)
-    ci_percentile: float = Field(99.0, gt=0, lt=100)
-    min_duration: float = Field(1.0, ge=0)
-    repeat: int = Field(1, ge=1, strict=True)  # independent runs per point; the median-throughput one is reported
 
-    def load_of(self, m: ModelConfig) -> tuple[list[float] | None, bool]:
+    def given_options(self) -> dict:
+        """The run options this config gives (not their axes), by name."""
+        return {key: getattr(self, key) for key in self.model_fields_set
+                if key in BY_NAME and key not in AXES.values() and key in OPTION_FIELDS
+                and not (getattr(self, key) is None and _derived(BY_NAME[key]))}
+
+    def axis_of(self, m, key: str) -> list | None:
+        """The values of axis `key` for model `m`: its own, else the sweep's.
+        The load axes (rates, find_rate) go together: a model giving either
+        replaces both."""
+        if key == "rates":
+            return m.rates if m.sets_load else self.rates
+        own = m.axis(key)
+        return own if own is not None else getattr(self, key)
+
+    def load_of(self, m) -> tuple[list[float] | None, bool]:
         """The rates and find_rate that apply to model `m`: its own when it
         gives either, else the sweep's."""
         return (m.rates, bool(m.find_rate)) if m.sets_load else (self.rates, self.find_rate)
 
+    @property
+    def step_duration(self) -> float:
+        """A rate search's shortest step: the sweep's duration, or the engine's default one."""
+        return self.duration if self.duration is not None else normalise({})["duration"]
+
+    @model_validator(mode="after")
+    def _name_is_a_folder(self):
+        if self.name in (".", ".."):
+            raise ValueError(f"name {self.name!r} would write outside the results folder: give the sweep a name")
+        return self
+
     @model_validator(mode="after")
     def _load_is_complete(self):
         problems = []
+        is_open = self.load == "open"
 
         def check(rates, find, where: tuple) -> None:
             if rates is not None and find:
                 problems.append((where + ("rates",), "rates and find_rate: true are both given: give rates to measure "
                                                      "those, or find_rate to search the highest rate meeting the sla"))
-            elif self.load == "closed" and rates is not None:
+            elif not is_open and rates is not None:
                 problems.append((where + ("rates",), "rates are open-loop arrival rates: they need load: open"))
-            elif self.load == "closed" and find:
+            elif not is_open and find:
                 problems.append((where + ("find_rate",), "find_rate searches open-loop rates: it needs load: open"))
             elif find and self.sla is None:
                 problems.append((where + ("find_rate",), "find_rate needs the sweep's sla (e.g. sla: p99<15ms): it "
@@ -165,7 +214,7 @@ class SweepConfig(_Strict):
         for i, m in enumerate(self.models):
             if m.sets_load:
                 check(*self.load_of(m), ("models", i))
-        if self.load == "open":
+        if is_open:
             unloaded = [i for i, m in enumerate(self.models) if self.load_of(m) == (None, False)]
             if unloaded and self.rates is None and not self.find_rate:
                 problems.append((("load",), "open needs rates (requests/s) or find_rate: true, for the sweep or for "
@@ -183,21 +232,19 @@ class SweepConfig(_Strict):
     @model_validator(mode="after")
     def _engine_accepts_the_runs(self):
         """Every distinct run the sweep will ask of the engine, checked by the
-        engine's own validate() before anything is exported, so that no point
-        fails on an option after its export (a find_rate step's rate and
+        engine's own normalise step before anything is exported, so that no
+        point fails on an option after its export (a find_rate step's rate and
         length are the search's, checked when it runs)."""
-        from infermeter.bench import run_config
-
-        rates = {r for m in self.models for r in (self.load_of(m)[0] or [])} or {None}
-        threads = {t for m in self.models for t in (m.threads or self.threads)}
-        for count, rate in sorted(((t, r) for t in threads for r in rates), key=str):
+        given = {k: v for k, v in self.given_options().items() if k not in ("find_rate", "sla", "rate_precision")}
+        runs = {tuple(sorted(((AXES[key], v) for key, v in combo), key=str))
+                for m in self.models if not self.load_of(m)[1]
+                for combo in _axis_combinations(self, m, skip=("batch_sizes", "runners"))}
+        for run in sorted(runs, key=str):
             try:
-                run_config("sweep", device=self.device, threads=count, replicas=self.replicas, warmup_s=self.warmup,
-                           duration_s=self.duration, ci=self.ci, ci_percentile=self.ci_percentile,
-                           min_duration_s=self.min_duration, rate_per_s=rate, arrival=self.arrival, seed=self.seed)
+                normalise(given | dict(run))
             except (TypeError, ValueError) as e:
-                at = f" (threads {count}" + (f", rate {rate:g}/s)" if rate is not None else ")")
-                raise ValueError(f"the engine refuses this sweep's run options{at}: {e}") from None
+                at = ", ".join(f"{k} {v}" for k, v in run)
+                raise ValueError(f"the engine refuses this sweep's run options{f' ({at})' if at else ''}: {e}") from None
         return self
 
     @model_validator(mode="after")
@@ -206,13 +253,13 @@ class SweepConfig(_Strict):
         if backend.name in COMPILING and any(p != "fp32" for m in self.models for p in (m.precisions or self.precisions)):
             raise ValueError(f"backend {backend.name!r} compiles from fp32 and chooses its own casts: "
                              "set precisions to [fp32]")
-        runners = {r for m in self.models for r in (m.runners or self.runners)}
+        runners = {r for m in self.models for r in self.axis_of(m, "runners")}
         if backend.name in COMPILING and runners != {"torchscript"}:
             raise ValueError(f"backend {backend.name!r} runs its compiled TorchScript: set runners to [torchscript]")
         if "cuda-graph" in runners and not self.device.startswith("cuda"):
             raise ValueError("runner cuda-graph replays CUDA graphs: it needs a cuda device")
         for m in self.models:
-            if m.is_file and (m.name.endswith(".pt2") != ({"aoti"} == set(m.runners or self.runners))):
+            if m.is_file and (m.name.endswith(".pt2") != ({"aoti"} == set(self.axis_of(m, "runners")))):
                 raise ValueError(f"{m.name}: an AOTInductor package (.pt2) runs with runners [aoti] alone, and a "
                                  "TorchScript file with torchscript or cuda-graph")
         return self
@@ -221,12 +268,17 @@ class SweepConfig(_Strict):
         return as_backend(BackendConfig(name=self.backend, neuron=self.neuron, neuronx=self.neuronx, eia=self.eia)
                           if self.backend else None, self.device)
 
-    @field_validator("sla")
-    @classmethod
-    def _sla(cls, value):
-        if value is not None:
-            parse_sla(value)
-        return value
+
+def _axis_combinations(config, m, skip=()) -> list[tuple[tuple[str, Any], ...]]:
+    """Every combination of model `m`'s axis values (rates only when given),
+    as ((axis key, value), ...)."""
+    from itertools import product
+
+    keys = [key for key in AXES if key not in skip and config.axis_of(m, key) is not None]
+    return [tuple(zip(keys, values)) for values in product(*(config.axis_of(m, key) for key in keys))]
+
+
+SweepConfig = create_model("SweepConfig", __base__=_SweepBase, **OPTION_FIELDS)
 
 
 def _location(loc: tuple) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from infermeter.sweep.config import SweepConfig
 from infermeter.sweep.grid import expand
-from infermeter.sweep.runner import SWEEP_FILE
+from infermeter.sweep.execute import SWEEP_FILE
 from infermeter.sweep.store import ResultsFile, ResultsWriteError, results_path
 
 

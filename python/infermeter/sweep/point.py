@@ -19,7 +19,7 @@ import torch
 from infermeter import _native
 from infermeter.bench import benchmark
 from infermeter.export import export
-from infermeter.find_rate import find_rate
+from infermeter.find_rate import STEP_OPTIONS, find_rate
 from infermeter.sweep.config import SweepConfig
 from infermeter.sweep.grid import Point
 from infermeter.sweep.store import RECORD_SCHEMA
@@ -36,18 +36,24 @@ def host_facts(device: str) -> dict:
     return facts
 
 
-def _exported_model(config: SweepConfig, point: Point, model_dir: Path) -> Path:
+# The runners that measure an AOTInductor package.
+AOTI_RUNNERS = ("aoti", "aoti-graph")
+
+
+def _exported_model(config: SweepConfig, point: Point, model_dir: Path, timing: dict) -> Path:
     """The model file for `point` (TorchScript, or an AOTInductor package for
-    the aoti runner), exported once per variant and reused by every batch
-    size when its graph allows, else once per batch size."""
+    the aoti runners), exported once per variant and reused by every batch
+    size when its graph allows, else once per batch size. Adds the export's
+    time (and the package's compile time, cached or not) to `timing`."""
     m = config.models[point.entry]
     if m.is_file:
         return Path(m.name)
     backend = config.backend_config()
-    model_format = "aoti" if point.runner == "aoti" else "torchscript"
+    model_format = "aoti" if point.runner in AOTI_RUNNERS else "torchscript"
+    aoti = {"static_batch": m.static_batch, "max_autotune": m.max_autotune} if model_format == "aoti" else {}
     recipe = {"model": m.name, "variant": dict(point.variant), "precision": point.precision, "method": m.method,
               "freeze": m.freeze, "weights": m.weights, "options": m.options, "device": config.device,
-              "backend": backend.model_dump(), **({"format": model_format} if model_format == "aoti" else {})}
+              "backend": backend.model_dump(), **({"format": model_format, **aoti} if aoti else {})}
     stem = f"{m.name.replace(':', '_').replace('/', '_')}-" + hashlib.sha1(
         json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
     suffix = ".pt2" if model_format == "aoti" else ".pt"
@@ -55,9 +61,13 @@ def _exported_model(config: SweepConfig, point: Point, model_dir: Path) -> Path:
         if candidate.is_file():
             return candidate
     scratch = model_dir / f"{stem}.{os.getpid()}.exporting{suffix}"  # concurrent workers may export the same variant
+    started = time.perf_counter()
     report = export(m.name, scratch, precision=point.precision, batch_size=point.batch_size, method=m.method,
-                    freeze=m.freeze, format=model_format, device=config.device, backend=backend, **m.options,
+                    freeze=m.freeze, format=model_format, device=config.device, backend=backend, **aoti, **m.options,
                     **dict(point.variant), **({"weights": m.weights} if m.weights else {}))
+    timing["export_s"] = round(time.perf_counter() - started, 3)
+    if "compile_s" in report.info:
+        timing |= {"compile_s": report.info["compile_s"], "compile_cache": report.info["compile_cache"]}
     final = model_dir / (f"{stem}{suffix}" if report.info["batch_dynamic"] else f"{stem}-b{point.batch_size}{suffix}")
     scratch.replace(final)
     return final
@@ -80,22 +90,24 @@ def skipped_record(config: SweepConfig, point: Point, instance: str | None, oom_
     return new_record(config, point, instance, "skipped", f"not run: batch {oom_batch} of this series ran out of memory")
 
 
+# The rate search's own options, which are not benchmark()'s.
+SEARCH_OPTIONS = ("find_rate", "sla", "rate_precision")
+
+
 def _result_doc(config: SweepConfig, point: Point, path: Path) -> dict:
-    """The point's result document. A find-rate point's is its search's best
-    step (or, when no rate met the SLA, its lowest-rate step), with the whole
-    search under "rate_search"."""
-    options = {"batch_size": point.batch_size, "device": config.device, "runner": point.runner,
-               "replicas": config.replicas, "calibrate": False, "backend": config.backend_config(),
-               "repeat": config.repeat}
+    """The point's result document, from the sweep's options and the point's
+    own. A find-rate point's is its search's best step (or, when no rate met
+    the SLA, its lowest-rate step), with the whole search under "rate_search"."""
+    given = {k: v for k, v in config.given_options().items() if k not in SEARCH_OPTIONS}
+    options = given | point.options() | {"calibrate": False}
+    backend = config.backend_config()
     if point.find_rate:
         # Each step measures at least the sweep's duration, longer when its percentile needs more samples.
-        search = find_rate(path, sla=config.sla, threads=point.threads, arrival=config.arrival, warmup=config.warmup,
-                           seed=config.seed, min_step_s=config.duration, **options)
+        search = find_rate(path, sla=config.sla, precision=config.rate_precision, min_step_s=config.step_duration,
+                           backend=backend, **{k: v for k, v in options.items() if k not in STEP_OPTIONS})
         shown = search.best or min(search.steps, key=lambda s: s.offered_rate_per_s)
         return shown.result.to_dict() | {"rate_search": search.to_dict()}
-    return benchmark(path, threads=point.threads, warmup=config.warmup, duration=config.duration, seed=config.seed,
-                     rate=point.rate, arrival=config.arrival, ci=config.ci, ci_percentile=config.ci_percentile,
-                     min_duration=config.min_duration, **options).to_dict()
+    return benchmark(path, backend=backend, **options).to_dict()
 
 
 def measure_point(config: SweepConfig, point: Point, model_dir: Path, instance: str | None) -> dict:
@@ -104,8 +116,12 @@ def measure_point(config: SweepConfig, point: Point, model_dir: Path, instance: 
     record = new_record(config, point, instance) | {
         "started_at": time.time(), "worker": {"host": socket.gethostname(), "pid": os.getpid(),
                                               "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}}
+    timing = record["timing"] = {}
     try:
-        record["result"] = _result_doc(config, point, _exported_model(config, point, model_dir))
+        path = _exported_model(config, point, model_dir, timing)
+        started = time.perf_counter()
+        record["result"] = _result_doc(config, point, path)
+        timing["measure_s"] = round(time.perf_counter() - started, 3)
     except OUT_OF_MEMORY as e:
         record |= {"status": "oom", "error": str(e).strip().splitlines()[0]}
     except (KeyboardInterrupt, SystemExit):

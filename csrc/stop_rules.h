@@ -1,6 +1,5 @@
-// What decides when measuring stops. Workers take a ticket before each
-// measured request (cheap, lock-free); the coordinator asks the rule a few
-// times a second whether the run has its answer, from the progress so far.
+// The stop rules (the interface is infermeter/stop_rule.h): a duration, a
+// request count, any of several, and the statistical rule.
 #pragma once
 
 #include <atomic>
@@ -12,42 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "histogram.h"
+#include "infermeter/histogram.h"
+#include "infermeter/stop_rule.h"
 
 namespace infermeter {
-
-// What the coordinator knows at a check, without stopping the workers.
-struct Progress {
-  int64_t elapsed_ns = 0;  // since measuring began
-  int64_t completed = 0;   // measured requests completed so far
-  // Completions in each window that has ended, from the measurement start;
-  // filled only for rules that ask (wants_progress).
-  std::vector<int64_t> windows;
-  double window_s = 0.1;
-  // The latency the rule judges (response time in an open loop, host latency
-  // in a closed one), every measured request so far; likewise.
-  const Histogram* target = nullptr;
-};
-
-class StopRule {
- public:
-  virtual ~StopRule() = default;
-  // Before each measured request, on the worker's thread: false means the rule
-  // allows no more requests and the worker should stop issuing.
-  virtual bool claim_request() noexcept { return true; }
-  // A few times a second, on the coordinator: the reason to stop now, if any.
-  virtual std::optional<std::string> check(const Progress& progress) = 0;
-  // When the next check is due at the latest (since measuring began), so a
-  // deadline is met to the millisecond; nullopt: no deadline.
-  virtual std::optional<int64_t> deadline_ns() const { return std::nullopt; }
-  // The reason to give when every worker stopped issuing (claims refused).
-  virtual std::string exhausted_reason() const { return "request budget spent"; }
-  // Whether check() reads Progress's windows and target histogram, which
-  // the workers then record for it.
-  virtual bool wants_progress() const { return false; }
-  // The rule, for the result.
-  virtual nlohmann::json describe() const = 0;
-};
 
 // Stops once `duration_s` has passed since measuring began.
 class DurationRule : public StopRule {
@@ -92,10 +59,10 @@ class AnyOfRule : public StopRule {
 
 // What a statistical stop aims for.
 struct ConfidenceTarget {
-  double half_width_rel = 0.02;  // of throughput and of the percentile, at 95%
-  double percentile = 99.0;      // the latency percentile that must be known
-  double min_duration_s = 1.0;
-  double max_duration_s = 60.0;
+  double half_width_rel;  // of throughput and of the percentile, at 95%
+  double percentile;      // the latency percentile that must be known
+  double min_duration_s;
+  double max_duration_s;
 };
 
 // Stops once both the throughput (batch means over the completion windows)

@@ -60,9 +60,24 @@ def _label(record: dict) -> str:
     load = Point.from_dict(p).load_label
     head = f"{Path(p['model']).name} b{p['batch_size']} t{p['threads']} {p['precision']}" + (
         "" if load == "closed" else f" {load}")
-    if record["status"] == "ok":
-        return f"{head}: {record['result']['measurement']['inferences_per_s']:.1f} inf/s"
-    return f"{head}: {record['status']}"
+    if record["status"] != "ok":
+        return f"{head}: {record['status']}"
+    return f"{head}: {record['result']['measurement']['inferences_per_s']:.1f} inf/s{_timing_label(record)}"
+
+
+def _timing_label(record: dict) -> str:
+    """Where the point's time went: compiling (a cache hit shows the compile
+    it saved) apart from measuring."""
+    timing = record.get("timing") or {}
+    parts = []
+    if "compile_s" in timing:
+        cached = timing["compile_cache"] == "hit"
+        parts.append(f"compile {timing['compile_s']:.0f} s" + (" cached" if cached else ""))
+    elif "export_s" in timing:
+        parts.append(f"export {timing['export_s']:.1f} s")
+    if "measure_s" in timing:
+        parts.append(f"measure {timing['measure_s']:.1f} s")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list[Point]

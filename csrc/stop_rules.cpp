@@ -1,4 +1,4 @@
-#include "stop_rule.h"
+#include "stop_rules.h"
 
 #include <algorithm>
 #include <cmath>

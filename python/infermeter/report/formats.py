@@ -1,4 +1,4 @@
-"""Reporters: each turns what was measured into one output, behind one
+"""Report formats: each turns a sweep's report data into one output, behind one
 protocol, so the terminal, CSV, Markdown and HTML say the same things: the
 terminal, Markdown and HTML rounded alike (report.table.formatted), the CSV
 in raw numbers. A single result's console summary is the engine's
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import pandas as pd
 
-# The table reporters import pandas and the report package when they render,
+# The table formats import pandas and the report package when they render,
 # so that Result.summary() (and `infermeter run`) stays free of them.
 
 
@@ -31,13 +31,13 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
 
 
-class Reporter(Protocol):
+class ReportFormat(Protocol):
     filename: str | None  # the file it fills in a report folder; None: the terminal
 
     def render(self, data: ReportData) -> str: ...
 
 
-class TerminalReporter:
+class TerminalFormat:
     filename = None
 
     def render(self, data: ReportData) -> str:
@@ -49,7 +49,7 @@ class TerminalReporter:
         return "\n".join([text, *data.notes])
 
 
-class CsvReporter:
+class CsvFormat:
     """Raw numbers (latencies in ms, full precision), for further analysis."""
 
     filename = "summary.csv"
@@ -58,7 +58,7 @@ class CsvReporter:
         return data.table.to_csv(index=False)
 
 
-class MarkdownReporter:
+class MarkdownFormat:
     filename = "summary.md"
 
     def render(self, data: ReportData) -> str:
@@ -67,7 +67,7 @@ class MarkdownReporter:
         return "\n\n".join([formatted(data.table).to_markdown(index=False), *data.notes]) + "\n"
 
 
-class HtmlReporter:
+class HtmlFormat:
     """One self-contained page, figures inlined."""
 
     filename = "report.html"
@@ -80,4 +80,4 @@ class HtmlReporter:
                     data.notes)
 
 
-FILE_REPORTERS: tuple[Reporter, ...] = (CsvReporter(), MarkdownReporter(), HtmlReporter())
+FILE_FORMATS: tuple[ReportFormat, ...] = (CsvFormat(), MarkdownFormat(), HtmlFormat())
