@@ -633,6 +633,32 @@ def test_shard_that_looks_like_an_option(models, capsys, tmp_path):
     assert caught.value.code == 2 and "argument --shard: expected one argument" in err and "Traceback" not in err
 
 
+# ------------------------------------------------------- two sweeps, one folder
+
+@row("a second sweep on a results folder being written", "Python API, CLI sweep",
+     "ValueError naming the holding process; exit 2; the folder is free again once the holder is gone (even killed)",
+     "message, exit code, nothing written, stale lock taken over")
+def test_two_sweeps_on_one_folder(models, capsys, tmp_path):
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from infermeter.sweep.folder_lock import writing\n"
+         f"with writing(Path({str(out)!r})):\n    print('holding', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    config_path = sweep_config(tmp_path, [models["linear"]])
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with pytest.raises(ValueError, match=rf"being written by another sweep \(process {holder.pid} on "):
+            run_sweep(load_config(config_path), out, progress=False)
+        code, err = cli(capsys, "sweep", config_path, "-o", out, "--quiet")
+        assert code == 2 and f"process {holder.pid}" in err and "Traceback" not in err
+        assert not (out / "results.jsonl").exists()
+    finally:
+        holder.kill()  # never releases anything itself: the kernel drops its lock
+        holder.wait()
+    outcome = run_sweep(load_config(config_path), out, progress=False)
+    assert outcome.statuses["ok"] == outcome.total > 0
+
+
 # ---------------------------------------------------------- vendor SDK absent
 
 @pytest.mark.skipif(importlib.util.find_spec("torch_neuron") is not None, reason="torch-neuron is installed")

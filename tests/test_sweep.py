@@ -131,3 +131,4 @@ def test_damage_before_the_last_line_is_an_error_not_a_truncation(tmp_path):
     other.write_text('{"some": "json"}\n')
     with pytest.raises(ValueError, match="other.jsonl, line 1: not an infermeter sweep record"):
         ResultsFile(other).records()
+

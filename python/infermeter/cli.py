@@ -7,14 +7,10 @@ import sys
 
 from infermeter import _native
 from infermeter.backends import add_arguments, from_arguments
-from infermeter.options import BY_NAME, CLI, add_arguments as add_option_arguments, given_options
+from infermeter.options import (BY_NAME, CLI, SEARCH_OPTIONS, STEP_OPTIONS, add_arguments as add_option_arguments,
+                                given_options)
 from infermeter.precisions import PRECISIONS
 
-
-# Options of one measurement, which a rate search chooses itself: it sets
-# each step's load, rate and length and measures it once.
-SINGLE_RUN_OPTIONS = ("load", "rate", "ci", "duration", "requests", "repeat", "ci_percentile", "min_duration")
-SEARCH_OPTIONS = ("sla", "rate_precision")  # the search's own
 
 
 def _flags(names) -> str:
@@ -27,7 +23,7 @@ def _find_rate(args, given: dict, search: dict) -> int:
     from infermeter.find_rate import SearchInterrupted, find_rate
     from infermeter.sla import parse_sla
 
-    refused = [name for name in SINGLE_RUN_OPTIONS if name in given]
+    refused = [name for name in STEP_OPTIONS if name in given]
     if refused:
         raise ValueError(f"--find-rate chooses each step's rate and duration and measures it once: leave out "
                          f"{_flags(refused)}")
@@ -60,7 +56,7 @@ def _run(args) -> int:
     from infermeter.result import Interrupted
 
     given = given_options(args, CLI)
-    search = {name: given.pop(name) for name in ("find_rate", *SEARCH_OPTIONS) if name in given}
+    search = {name: given.pop(name) for name in SEARCH_OPTIONS if name in given}
     if search.pop("find_rate", False):
         return _find_rate(args, given, search)
     if search:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from infermeter.bench import benchmark
+from infermeter.options import STEP_OPTIONS
 from infermeter.result import Interrupted, Result
 from infermeter.sla import Sla, parse_sla
 
@@ -108,10 +109,6 @@ def _check_judgeable(sla: Sla, capacity_per_s: float, max_step_s: float) -> None
             f"collects about {most:.0f} at most ({FIRST_GUESS:.0%} of the closed-loop capacity, "
             f"{capacity_per_s:.1f} requests/s, for max_step_s={max_step_s:g} s); use a lower percentile or a longer "
             "max_step_s")
-
-
-# Options of one run that the search sets for each of its steps.
-STEP_OPTIONS = ("load", "rate", "duration", "requests", "ci", "ci_percentile", "min_duration", "repeat")
 
 
 def find_rate(model, *, sla: Sla | str, precision: float = 0.02, max_steps: int = 12, min_step_s: float = 2.0,

@@ -138,3 +138,10 @@ def document(front: str = PYTHON) -> str:
     for o in for_front(front):
         lines.append(f"    {o.name}: {o.help_text(front)}")
     return "\n".join(lines)
+
+
+# Options of one measurement, which a rate search chooses itself: it sets each
+# step's load, rate and length and measures it once.
+STEP_OPTIONS = ("load", "rate", "duration", "requests", "ci", "ci_percentile", "min_duration", "repeat")
+# The rate search's own options (find_rate.py), which benchmark() does not take.
+SEARCH_OPTIONS = ("find_rate", "sla", "rate_precision")

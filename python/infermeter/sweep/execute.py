@@ -12,10 +12,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from infermeter.sweep.config import SweepConfig
+from infermeter.sweep.folder_lock import writing
 from infermeter.sweep.grid import Point, expand
 from infermeter.sweep.shard import shard
 from infermeter.sweep.point import measure_point, skipped_record
-from infermeter.sweep.store import DONE_STATUSES, ResultsFile
+from infermeter.sweep.store import DONE_STATUSES, ResultsFile, results_path
 
 
 @dataclass
@@ -126,6 +127,14 @@ def run_sweep(config: SweepConfig, out_dir: str | Path, *, instance: str | None 
     points = expand(config)
     if shard_spec:
         points = shard(points, *shard_spec)
+    with writing(results_path(out_dir).parent):
+        return _run_points(config, out_dir, instance, resume, progress, shard_spec, executor, ray_address,
+                           cpus_per_point, points)
+
+
+def _run_points(config, out_dir, instance, resume, progress, shard_spec, executor, ray_address, cpus_per_point,
+                points) -> SweepOutcome:
+    """run_sweep's work, while it holds the results folder."""
     store, todo, tracker, resumed = prepare(config, out_dir, resume, points)
     outcome = SweepOutcome(store.path, resumed + len(todo), resumed)
     model_dir = store.path.parent / "models"

@@ -19,7 +19,8 @@ import torch
 from infermeter import _native
 from infermeter.bench import benchmark
 from infermeter.export import export
-from infermeter.find_rate import STEP_OPTIONS, find_rate
+from infermeter.find_rate import find_rate
+from infermeter.options import SEARCH_OPTIONS, STEP_OPTIONS
 from infermeter.sweep.config import SweepConfig
 from infermeter.sweep.grid import Point
 from infermeter.sweep.store import RECORD_SCHEMA
@@ -88,10 +89,6 @@ def new_record(config: SweepConfig, point: Point, instance: str | None, status: 
 
 def skipped_record(config: SweepConfig, point: Point, instance: str | None, oom_batch: int) -> dict:
     return new_record(config, point, instance, "skipped", f"not run: batch {oom_batch} of this series ran out of memory")
-
-
-# The rate search's own options, which are not benchmark()'s.
-SEARCH_OPTIONS = ("find_rate", "sla", "rate_precision")
 
 
 def _result_doc(config: SweepConfig, point: Point, path: Path) -> dict:
