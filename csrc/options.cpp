@@ -1,10 +1,11 @@
 #include "infermeter/options.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
-#include <regex>
 #include <stdexcept>
+#include <string_view>
 
 #include "infermeter/load_generator.h"
 #include "runner_registry.h"
@@ -49,6 +50,14 @@ std::vector<std::pair<FrontEnd, std::string>> python_search_only() {
           {FrontEnd::kPython, "call infermeter.find_rate(model, sla=...)"}};
 }
 
+// "cpu", "cuda" or "cuda:N".
+bool is_device_text(const std::string& text) {
+  if (text == "cpu" || text == "cuda") return true;
+  constexpr std::string_view kCuda = "cuda:";
+  return text.size() > kCuda.size() && text.starts_with(kCuda) &&
+         std::all_of(text.begin() + kCuda.size(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 std::vector<OptionSpec> build_table() {
   std::vector<OptionSpec> t;
   const auto add = [&t](OptionSpec spec) { t.push_back(std::move(spec)); };
@@ -57,7 +66,7 @@ std::vector<OptionSpec> build_table() {
 
   // What runs the model.
   add({.name = "device", .type = OptionType::kText, .group = "model", .help = "cpu or cuda:N",
-       .metavar = "DEV", .default_value = "cpu", .pattern = "cpu|cuda(:[0-9]+)?", .pattern_text = "cpu or cuda:N",
+       .metavar = "DEV", .default_value = "cpu", .form = is_device_text, .form_text = "cpu or cuda:N",
        .field = field(&RunConfig::device)});
   add({.name = "runner", .type = OptionType::kChoice, .group = "model",
        .help = "what runs the model: torchscript (the interpreter), cuda-graph (each request replays a CUDA graph "
@@ -249,8 +258,8 @@ json checked(const OptionSpec& o, const json& v) {
     }
     case OptionType::kText:
       if (!v.is_string()) refuse_type(o, shown_value(v));
-      if (!o.pattern.empty() && !std::regex_match(v.get<std::string>(), std::regex(o.pattern)))
-        throw std::invalid_argument(o.name + " must be " + o.pattern_text + ", got " + shown_value(v));
+      if (o.form && !o.form(v.get<std::string>()))
+        throw std::invalid_argument(o.name + " must be " + o.form_text + ", got " + shown_value(v));
       return v;
     case OptionType::kChoice: {
       if (!v.is_string()) refuse_type(o, shown_value(v));

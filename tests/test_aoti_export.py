@@ -114,6 +114,10 @@ def test_static_batch_package_is_compiled_once_and_then_read_from_the_cache(tmp_
     assert third.info["compile_cache"] == "miss"
     off = export(mlp(), tmp_path / "d.pt2", inputs=torch.rand(4, 8), format="aoti", static_batch=True, cache=False)
     assert off.info["compile_cache"] == "off"
+    # The same model and weights at another static batch is another package (the graph's text alone would not tell
+    # them apart: a batch-1 package served from a batch-4 entry read out of bounds on an H200).
+    other_batch = export(model, tmp_path / "e.pt2", inputs=torch.rand(2, 8), format="aoti", static_batch=True)
+    assert other_batch.info["compile_cache"] == "miss" and other_batch.info["batch_size"] == 2
 
 
 def test_compile_options_apply_to_packages_only(tmp_path):

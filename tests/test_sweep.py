@@ -132,3 +132,17 @@ def test_damage_before_the_last_line_is_an_error_not_a_truncation(tmp_path):
     with pytest.raises(ValueError, match="other.jsonl, line 1: not an infermeter sweep record"):
         ResultsFile(other).records()
 
+
+
+def test_progress_line_shows_compile_time_apart_from_measuring(tmp_path):
+    from infermeter.sweep.execute import _label
+
+    config = load_config(write_config(tmp_path / "s.yaml", models=[{"name": "resnet18", "resolution": 32}],
+                                      batch_sizes=[1], duration=0.2))
+    run_sweep(config, tmp_path / "out", progress=False)
+    (record,) = ResultsFile(tmp_path / "out").records()
+    timing = record["timing"]
+    assert timing["export_s"] > 0 and timing["measure_s"] >= 0.2 and "compile_s" not in timing  # TorchScript
+    assert _label(record).endswith(f"(export {timing['export_s']:.1f} s, measure {timing['measure_s']:.1f} s)")
+    aoti = record | {"timing": {"export_s": 40.0, "compile_s": 34.2, "compile_cache": "hit", "measure_s": 5.04}}
+    assert _label(aoti).endswith("inf/s (compile 34 s cached, measure 5.0 s)")

@@ -45,10 +45,23 @@ def _hash_tensor(h, name: str, t) -> None:
     h.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
 
 
+def _value_text(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"{value.dtype} {tuple(value.shape)} {tuple(value.stride())} {value.device}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_value_text(v) for v in value) + ")"
+    return repr(value)
+
+
 def package_key(program, inductor_options: dict, device: torch.device, compiler: str) -> str:
     """The cache key of compiling `program` with `inductor_options` for `device`."""
     h = hashlib.sha256()
     h.update(str(program.graph).encode())
+    # The graph's text names its nodes but not their shapes: a static program
+    # at batch 1 and at batch 32 print alike, so every node's value (shape,
+    # stride, dtype, device) is part of the key.
+    for node in program.graph.nodes:
+        h.update(f"{node.name}:{_value_text(node.meta.get('val'))}".encode())
     h.update(repr(sorted((str(k), str(v)) for k, v in program.range_constraints.items())).encode())
     for name, value in sorted({**program.state_dict, **program.constants}.items()):
         _hash_tensor(h, name, value)

@@ -52,9 +52,11 @@ struct OptionSpec {
   std::function<nlohmann::json(const nlohmann::json& given)> derived;
   std::string default_text;  // how help states a derived or unset default
   std::function<std::vector<std::string>()> choices;  // kChoice
-  // kText: the form the text must have (an ECMAScript regex matched whole), and that form in words.
-  std::string pattern;
-  std::string pattern_text;
+  // kText: whether the text has the form it must, and that form in words.
+  // Code, not a regex: std::regex crashed in a Python process whose extension
+  // was built with a compiler that links libstdc++ statically (docs/aoti.md).
+  std::function<bool(const std::string&)> form;
+  std::string form_text;
   // Bounds, inclusive unless open; with why they exist.
   std::optional<double> min;
   bool min_open = false;
