@@ -163,7 +163,6 @@ Progress gather(const std::vector<std::unique_ptr<Worker>>& workers, const PoolP
   return p;
 }
 
-
 std::vector<std::unique_ptr<Worker>> make_workers(const PoolPlan& plan, bool with_progress) {
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < plan.threads; ++i) {

@@ -13,31 +13,17 @@
 #include <thread>
 #include <vector>
 
+#include "test_support.h"
 #include "clock.h"
 #include "infermeter/load_generator.h"
 #include "infermeter/options.h"
 #include "open_loop.h"
 
 using namespace infermeter;
+using namespace infermeter::testing;
 using nlohmann::json;
 
 namespace {
-
-RunConfig config_from(const json& given) { return run_config_from(normalise_options(given), "model.pt"); }
-
-// The message of the std::invalid_argument `f` throws; FAILs when it throws none.
-template <typename F>
-std::string invalid_argument_of(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  FAIL("no std::invalid_argument was thrown");
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 Recorded recorded(int64_t requests, int64_t last_completion_ns, int64_t stopped_ns) {
   Recorded r;

@@ -10,27 +10,15 @@
 #include <stdexcept>
 #include <string>
 
+#include "test_support.h"
 #include "infermeter/options.h"
 #include "infermeter/run_config.h"
 
 using namespace infermeter;
+using namespace infermeter::testing;
 using nlohmann::json;
 
 namespace {
-
-// The message of the std::invalid_argument `f` throws; FAILs when it throws none.
-template <typename F>
-std::string invalid_argument_of(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  FAIL("no std::invalid_argument was thrown");
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 std::string value_error(const std::string& name, const json& value) {
   return invalid_argument_of([&] { check_option_value(name, value); });
@@ -39,8 +27,6 @@ std::string value_error(const std::string& name, const json& value) {
 std::string normalise_error(const json& given) {
   return invalid_argument_of([&] { normalise_options(given); });
 }
-
-RunConfig config_from(const json& given) { return run_config_from(normalise_options(given), "model.pt"); }
 
 }  // namespace
 

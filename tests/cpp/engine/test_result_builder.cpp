@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
 #include "infermeter/load_generator.h"
 #include "infermeter/options.h"
 #include "open_loop.h"
@@ -28,6 +29,7 @@
 #include "stop_rules.h"
 
 using namespace infermeter;
+using namespace infermeter::testing;
 using nlohmann::json;
 
 namespace {
@@ -36,13 +38,9 @@ constexpr int64_t kUs = 1'000;
 constexpr int64_t kMs = 1'000'000;
 constexpr int64_t kStart = 1'000'000'000'000;  // the measurement start, steady clock
 
-RunConfig config_from(const json& given) { return run_config_from(normalise_options(given), "model.pt"); }
-
 Recorder recorder_for(const RunConfig& c) {
   return Recorder(static_cast<int64_t>(c.window_s * 1e9), window_count(c));
 }
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 std::string format(const char* f, double v) {
   char text[64];

@@ -11,11 +11,13 @@
 #include <thread>
 #include <vector>
 
+#include "test_support.h"
 #include "infermeter/options.h"
 #include "infermeter/stop_rule.h"
 #include "stop_rules.h"
 
 using namespace infermeter;
+using namespace infermeter::testing;
 using nlohmann::json;
 
 namespace {
@@ -68,8 +70,6 @@ bool starts_with(const std::string& s, const std::string& prefix) { return s.rfi
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
-
-RunConfig config_from(const json& given) { return run_config_from(normalise_options(given), "model.pt"); }
 
 }  // namespace
 
