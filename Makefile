@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 BUILD_DEPS = scikit-build-core pybind11 nlohmann-json cmake ninja
 RUN_DEPS = numpy hdrhistogram transformers segmentation-models-pytorch pyyaml pydantic pandas matplotlib kneed \
 	tqdm tabulate
-TEST_DEPS = pytest selenium ray botocore
+TEST_DEPS = pytest selenium ray botocore jsonschema
 PIP = $(PYTHON) -m pip install -q --root-user-action=ignore
 
 .PHONY: install browser demo test bench sanitize

@@ -11,10 +11,12 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <unordered_set>
 
 #include "infermeter/errors.h"
 #include "export_facts.h"
 #include "model_inputs.h"
+#include "tensor_bytes.h"
 
 namespace infermeter {
 
@@ -89,28 +91,43 @@ std::shared_ptr<Loader> load_package(const std::string& path, size_t runners, co
   }
 }
 
+// Bytes of the package's constants (its weights) as loaded.
+int64_t constants_bytes(Loader& loader) {
+  std::unordered_set<const void*> seen;
+  int64_t total = 0;
+  for (const auto& [name, tensor] : loader.get_runner()->extract_constants_map(/*use_inactive=*/false))
+    add_tensor_bytes(tensor, seen, total);
+  return total;
+}
+
 class AotiReplica : public Replica {
  public:
-  AotiReplica(std::shared_ptr<Loader> loader, std::vector<at::Tensor> inputs, void* stream)
-      : loader_(std::move(loader)), inputs_(std::move(inputs)), stream_(stream) {}
+  // `by_size`: inputs at each batch size it may be asked for (entry s for size s).
+  AotiReplica(std::shared_ptr<Loader> loader, std::vector<at::Tensor> inputs,
+              std::vector<std::vector<at::Tensor>> by_size, void* stream)
+      : loader_(std::move(loader)), inputs_(std::move(inputs)), by_size_(std::move(by_size)), stream_(stream) {}
 
   // The harness allocates nothing here: the inputs were built beforehand and
   // the outputs vector is moved in. torch's run() does allocate: a handle per
   // input and output, the vector it returns, and the output tensors (from the
   // caching allocator on a GPU).
-  c10::IValue infer() override {
+  c10::IValue infer() override { return run(inputs_); }
+  c10::IValue infer_batch(int64_t size) override { return run(by_size_.at(size)); }
+
+ private:
+  c10::IValue run(const std::vector<at::Tensor>& inputs) {
     // The previous request's outputs go first, so that only one request's
     // outputs are alive at a time, as with the other runners.
     outputs_.clear();
-    outputs_ = loader_->run(inputs_, stream_);
+    outputs_ = loader_->run(inputs, stream_);
     // All outputs stay alive in outputs_ until the next request, which the
     // caller issues only after synchronizing, so the first one suffices.
     return outputs_.empty() ? c10::IValue() : c10::IValue(outputs_.front());
   }
 
- private:
   std::shared_ptr<Loader> loader_;
   std::vector<at::Tensor> inputs_;
+  std::vector<std::vector<at::Tensor>> by_size_;
   void* stream_;
   std::vector<at::Tensor> outputs_;
 };
@@ -173,23 +190,38 @@ class AotiRunner : public ModelRunner {
     // this loader and every other worker loads its own (make_replica).
     const size_t runners = per_thread_ ? 1 : static_cast<size_t>(std::max(config.threads, 1));
     primary_ = load_package(path_, runners, device_);
+    weights_bytes_ = constants_bytes(*primary_);
   }
 
   std::unique_ptr<Replica> make_replica(int worker) override {
     auto loader = (per_thread_ && worker > 0) ? load_package(path_, 1, device_) : primary_;
     std::vector<at::Tensor> tensors;
     for (const auto& value : inputs_->for_worker(worker)) tensors.push_back(value.toTensor());
+    std::vector<std::vector<at::Tensor>> by_size;
+    for (const auto& inputs : inputs_->for_worker_by_size(worker)) {
+        auto& at_size = by_size.emplace_back();
+        for (const auto& value : inputs) at_size.push_back(value.toTensor());
+      }
     // make_replica runs with the worker's stream current; the model is bound
     // to it for every request, which is also the stream the caching allocator
     // associates the outputs with.
     void* stream = nullptr;
     if (device_.is_cuda())
       stream = c10::impl::getDeviceGuardImpl(device_.type())->getStream(device_).native_handle();
-    return std::make_unique<AotiReplica>(std::move(loader), std::move(tensors), stream);
+    return std::make_unique<AotiReplica>(std::move(loader), std::move(tensors), std::move(by_size), stream);
   }
 
   nlohmann::json describe() const override { return description_; }
   int64_t batch_size() const override { return inputs_->batch_size(); }
+
+  // Any size up to max_items: a batch-dynamic package runs the batch it is given.
+  std::vector<int64_t> prepare_batches(int64_t max_items, const std::vector<int64_t>&) override {
+    return inputs_->prepare_every_size(max_items);
+  }
+
+  nlohmann::json footprint() const override {
+    return {{"weights_bytes", weights_bytes_}, {"input_bytes", inputs_->bytes()}};
+  }
 
  private:
   std::string path_;
@@ -197,6 +229,7 @@ class AotiRunner : public ModelRunner {
   bool per_thread_;
   std::optional<ModelInputs> inputs_;
   std::shared_ptr<Loader> primary_;
+  int64_t weights_bytes_ = 0;
   nlohmann::json description_;
 };
 

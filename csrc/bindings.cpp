@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include "arrival_schedule.h"
+#include "dynamic_batching.h"
 #include "infermeter/engine.h"
 #include "infermeter/errors.h"
 #include "infermeter/options.h"
@@ -179,6 +180,14 @@ PYBIND11_MODULE(_core, m) {
       py::arg("process"), py::arg("rate_per_s"), py::arg("count"), py::arg("seed") = 0,
       "The first `count` arrival offsets (ns from the start) of an open loop's schedule: the very schedule a run "
       "with the same arrival process, rate and seed uses.");
+  m.def(
+      "capture_sizes",
+      [](const py::dict& given) {
+        return capture_sizes(run_config_from(normalise_options(python_to_json(given)), "(options)"));
+      },
+      py::arg("given"),
+      "The batch sizes a graph runner captures for dynamic batching with these options (capture_batches, or "
+      "its default from max_batch); ValueError as normalise_options.");
   m.def(
       "console_summary", [](const std::string& result_json) { return console_summary(json::parse(result_json)); },
       py::arg("result_json"), "The console summary of a result document (what infermeter-bench prints).");

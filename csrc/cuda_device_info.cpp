@@ -1,5 +1,6 @@
 #include "cuda_device_info.h"
 
+#include <cstdio>
 #include <string>
 
 #ifdef INFERMETER_CUDA_HEADERS
@@ -19,10 +20,14 @@ namespace infermeter {
 
 nlohmann::json cuda_device_facts(const c10::Device& device) {
   const cudaDeviceProp* p = at::cuda::getDeviceProperties(device.index());
+  // NVML's form of the address, by which it finds this device (nvml.h).
+  char pci[32];
+  std::snprintf(pci, sizeof pci, "%08x:%02x:%02x.0", p->pciDomainID, p->pciBusID, p->pciDeviceID);
   return {{"device_name", std::string(p->name)},
           {"compute_capability", std::to_string(p->major) + "." + std::to_string(p->minor)},
           {"memory_bytes", static_cast<int64_t>(p->totalGlobalMem)},
-          {"multiprocessors", p->multiProcessorCount}};
+          {"multiprocessors", p->multiProcessorCount},
+          {"pci_bus_id", std::string(pci)}};
 }
 
 #else

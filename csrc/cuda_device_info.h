@@ -8,7 +8,8 @@
 
 namespace infermeter {
 
-// {"device_name", "compute_capability", "memory_bytes", "multiprocessors"};
+// {"device_name", "compute_capability", "memory_bytes", "multiprocessors",
+// "pci_bus_id"};
 // the name is null, with the reason in "device_name_unavailable", in a build
 // without CUDA's headers.
 nlohmann::json cuda_device_facts(const c10::Device& device);

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "aoti_runner.h"
+#include "dynamic_batching.h"
 #include "infermeter/errors.h"
 #include "torchscript_runner.h"
 
@@ -12,6 +13,7 @@
 
 #include <mutex>
 #include <optional>
+#include <vector>
 #endif
 
 namespace infermeter {
@@ -58,33 +60,70 @@ struct Capture {
   std::string fallback_runner;  // what to use instead when the model cannot be captured
 };
 
+// A worker's requests captured as CUDA graphs: one at the runner's batch,
+// or, for dynamic batching, one per captured batch size.
 class CudaGraphReplica : public Replica {
  public:
   // Runs on the worker's thread with its (non-default) stream current.
-  CudaGraphReplica(std::unique_ptr<Replica> eager, c10::DeviceIndex device, const Capture& capture)
-      : eager_(std::move(eager)) {
-    for (int i = 0; i < kEagerRunsBeforeCapture; ++i) (void)eager_->infer();
+  CudaGraphReplica(std::unique_ptr<Replica> eager, c10::DeviceIndex device, const Capture& capture,
+                   const std::vector<int64_t>& sizes)
+      : eager_(std::move(eager)), device_(device), capture_(capture) {
+    if (sizes.empty()) {
+      for (int i = 0; i < kEagerRunsBeforeCapture; ++i) (void)eager_->infer();
+      capture_one([this] { return eager_->infer(); });
+      return;
+    }
+    for (int i = 0; i < kEagerRunsBeforeCapture; ++i)
+      for (const int64_t size : sizes) (void)eager_->infer_batch(size);
+    slot_.assign(static_cast<size_t>(sizes.back()) + 1, -1);
+    for (const int64_t size : sizes) {
+      slot_[size] = static_cast<int>(graphs_.size());
+      capture_one([this, size] { return eager_->infer_batch(size); });
+    }
+  }
+
+  // The inputs and outputs are the captured static tensors: each replay
+  // recomputes the outputs in place.
+  c10::IValue infer() override {
+    graphs_.front()->replay();
+    return outputs_.front();
+  }
+  c10::IValue infer_batch(int64_t size) override {
+    const int i = slot_.at(size);
+    graphs_.at(i)->replay();
+    return outputs_[i];
+  }
+
+  ~CudaGraphReplica() override { release(); }
+
+ private:
+  template <typename Run>
+  void capture_one(Run&& run) {
     std::lock_guard lock(capture_mutex());
-    graph_.emplace();
+    auto graph = std::make_unique<at::cuda::CUDAGraph>();
     try {
       // Its own memory pool: the captured inputs, intermediates and outputs
       // stay where the graph recorded them.
-      graph_->capture_begin({0, 0}, capture.mode);
+      graph->capture_begin({0, 0}, capture_.mode);
+      c10::IValue output;
       try {
-        output_ = eager_->infer();
+        output = run();
       } catch (...) {
         // The stream must leave capture mode whatever ended the capture.
         try {
-          graph_->capture_end();
+          graph->capture_end();
         } catch (...) {
         }
         throw;
       }
-      graph_->capture_end();
+      graph->capture_end();
+      graphs_.push_back(std::move(graph));
+      outputs_.push_back(std::move(output));
     } catch (const std::exception& e) {
-      graph_.reset();  // still under the lock: the constructor throws, so no destructor will
+      graph.reset();  // still under the lock (see capture_mutex)
+      release_locked();
       try {
-        release_generator_from_capture(device);
+        release_generator_from_capture(device_);
       } catch (...) {
         // The capture's own failure is the one to report.
       }
@@ -92,32 +131,31 @@ class CudaGraphReplica : public Replica {
         throw OutOfMemory("capturing the model as a CUDA graph ran out of device memory: " + short_message(e));
       throw EngineError(
           "the model cannot be captured as a CUDA graph (its forward synchronizes with the host, copies to "
-          "the CPU, or has data-dependent shapes); use --runner " + capture.fallback_runner + ". CUDA said: " +
+          "the CPU, or has data-dependent shapes); use --runner " + capture_.fallback_runner + ". CUDA said: " +
           short_message(e));
     }
   }
 
-  // The inputs and outputs are the captured static tensors: each replay
-  // recomputes the outputs in place.
-  c10::IValue infer() override {
-    graph_->replay();
-    return output_;
-  }
-
-  ~CudaGraphReplica() override {
+  void release() {
     std::lock_guard lock(capture_mutex());
-    // Only the graph's destruction needs the lock (see capture_mutex). The
-    // captured output's memory is the graph's pool; the eager replica's stack
-    // may still hold it after the graph goes, which the caching allocator
-    // allows (a private pool lives until its last block is freed).
-    output_ = c10::IValue();
-    graph_.reset();
+    release_locked();
   }
 
- private:
+  // Only the graphs' destruction needs the lock (see capture_mutex). The
+  // captured outputs' memory is the graphs' pools; the eager replica's stack
+  // may still hold it after the graphs go, which the caching allocator
+  // allows (a private pool lives until its last block is freed).
+  void release_locked() {
+    outputs_.clear();
+    graphs_.clear();
+  }
+
   std::unique_ptr<Replica> eager_;
-  std::optional<at::cuda::CUDAGraph> graph_;
-  c10::IValue output_;
+  c10::DeviceIndex device_;
+  Capture capture_;
+  std::vector<std::unique_ptr<at::cuda::CUDAGraph>> graphs_;
+  std::vector<c10::IValue> outputs_;  // each graph's captured output
+  std::vector<int> slot_;             // by batch size: its graph's index, -1 where none was captured
 };
 
 // Any runner's requests, each worker's captured once and replayed.
@@ -130,15 +168,26 @@ class CudaGraphRunner : public ModelRunner {
   }
 
   std::unique_ptr<Replica> make_replica(int worker) override {
-    return std::make_unique<CudaGraphReplica>(eager_->make_replica(worker), device_.index(), capture_);
+    return std::make_unique<CudaGraphReplica>(eager_->make_replica(worker), device_.index(), capture_, sizes_);
   }
   nlohmann::json describe() const override { return description_; }
   int64_t batch_size() const override { return eager_->batch_size(); }
+  nlohmann::json footprint() const override { return eager_->footprint(); }
+
+  // A graph replays only the batch it was captured at: one graph per
+  // captured size, and each batch padded to the smallest that holds it.
+  std::vector<int64_t> prepare_batches(int64_t max_items, const std::vector<int64_t>& capture_sizes) override {
+    (void)eager_->prepare_batches(capture_sizes.back(), {});
+    sizes_ = capture_sizes;
+    description_["captured_batches"] = sizes_;
+    return padded_sizes(max_items, sizes_);
+  }
 
  private:
   std::unique_ptr<ModelRunner> eager_;
   c10::Device device_;
   Capture capture_;
+  std::vector<int64_t> sizes_;  // captured batch sizes for dynamic batching; empty: the runner's batch only
   nlohmann::json description_;
 };
 

@@ -90,4 +90,14 @@ std::vector<c10::IValue> make_inputs(const std::vector<ExplicitInput>& inputs, c
   return values;
 }
 
+int64_t input_bytes(const std::vector<InputSpec>& specs, int64_t batch_size) {
+  int64_t total = 0;
+  for (const auto& spec : specs) {
+    int64_t elements = 1;
+    for (const int64_t d : spec.shape) elements *= d == -1 ? batch_size : d;
+    total += elements * static_cast<int64_t>(c10::elementSize(parse_dtype(spec.dtype)));
+  }
+  return total;
+}
+
 }  // namespace infermeter

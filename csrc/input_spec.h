@@ -33,4 +33,7 @@ std::vector<c10::IValue> make_inputs(const std::vector<InputSpec>& specs, int64_
                                      uint64_t seed);
 std::vector<c10::IValue> make_inputs(const std::vector<ExplicitInput>& inputs, const c10::Device& device);
 
+// Bytes one request's inputs of `specs` occupy at `batch_size`.
+int64_t input_bytes(const std::vector<InputSpec>& specs, int64_t batch_size);
+
 }  // namespace infermeter

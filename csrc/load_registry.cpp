@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "infermeter/load_generator.h"
+#include "dynamic_batching.h"
 #include "open_loop.h"
 
 namespace infermeter {
@@ -22,7 +23,7 @@ LoadKind closed_loop_kind() {
 }  // namespace
 
 const std::vector<LoadKind>& load_kinds() {
-  static const std::vector<LoadKind> kinds = {closed_loop_kind(), open_loop_kind()};
+  static const std::vector<LoadKind> kinds = {closed_loop_kind(), open_loop_kind(), dynamic_batching_kind()};
   return kinds;
 }
 

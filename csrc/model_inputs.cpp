@@ -8,7 +8,7 @@ namespace infermeter {
 ModelInputs::ModelInputs(const std::vector<ExplicitInput>& explicit_inputs, const std::string& stored_spec,
                          std::optional<int64_t> requested_batch, uint64_t seed, const c10::Device& device,
                          const std::string& model_path)
-    : device_(device), seed_(seed) {
+    : device_(device), model_path_(model_path), seed_(seed) {
   if (!explicit_inputs.empty()) {
     fixed_ = make_inputs(explicit_inputs, device_);
     for (const auto& input : explicit_inputs) names_.push_back(input.name);
@@ -51,6 +51,43 @@ std::vector<c10::IValue> ModelInputs::for_worker(int worker) const {
     return copies;
   }
   return make_inputs(specs_, batch_size_, device_, seed_ + static_cast<uint64_t>(worker));
+}
+
+std::vector<int64_t> ModelInputs::prepare_every_size(int64_t max_items) {
+  if (!fixed_.empty())
+    throw std::invalid_argument("dynamic batching makes batches of varying size from the model's input spec; "
+                                "explicit inputs fix one batch");
+  if (!batch_dynamic_)
+    throw std::invalid_argument("model '" + model_path_ + "' was exported for a fixed batch of " +
+                                std::to_string(batch_size_) +
+                                "; dynamic batching runs it at varying sizes: export it with a dynamic batch "
+                                "(without --static-batch)");
+  largest_prepared_ = max_items;
+  std::vector<int64_t> computed_at(static_cast<size_t>(max_items) + 1, 0);
+  for (int64_t n = 1; n <= max_items; ++n) computed_at[n] = n;
+  return computed_at;
+}
+
+std::vector<std::vector<c10::IValue>> ModelInputs::for_worker_by_size(int worker) const {
+  if (largest_prepared_ == 0) return {};
+  const auto full = make_inputs(specs_, largest_prepared_, device_, seed_ + static_cast<uint64_t>(worker));
+  std::vector<std::vector<c10::IValue>> by_size(static_cast<size_t>(largest_prepared_) + 1);
+  for (int64_t size = 1; size <= largest_prepared_; ++size)
+    for (size_t i = 0; i < full.size(); ++i) {
+      // Only inputs with a batch dimension (-1 in the spec) are cut to the size.
+      const bool batched = !specs_[i].shape.empty() && specs_[i].shape[0] == -1;
+      by_size[size].emplace_back(batched ? full[i].toTensor().narrow(0, 0, size) : full[i]);
+    }
+  return by_size;
+}
+
+int64_t ModelInputs::bytes() const {
+  if (!fixed_.empty()) {
+    int64_t total = 0;
+    for (const auto& v : fixed_) total += static_cast<int64_t>(v.toTensor().nbytes());
+    return total;
+  }
+  return input_bytes(specs_, largest_prepared_ > 0 ? largest_prepared_ : batch_size_);
 }
 
 nlohmann::json ModelInputs::describe() const {

@@ -24,8 +24,10 @@ constexpr double kMaxArrivals = 2e7;
 
 const char* process_name(ArrivalProcess p) { return p == ArrivalProcess::kPoisson ? "poisson" : "constant"; }
 
-void check_open(const RunConfig& c) {
-  if (!c.rate_per_s) throw std::invalid_argument("load open needs a rate: the mean arrival rate, requests/s");
+}  // namespace
+
+void check_arrivals(const RunConfig& c, const std::string& load) {
+  if (!c.rate_per_s) throw std::invalid_argument("load " + load + " needs a rate: the mean arrival rate, requests/s");
   double arrivals = *c.rate_per_s * static_cast<double>(arrival_horizon_ns(c)) / 1e9;
   if (c.requests) arrivals = std::min(arrivals, static_cast<double>(*c.requests));
   if (arrivals > kMaxArrivals)
@@ -33,6 +35,8 @@ void check_open(const RunConfig& c) {
                                 " requests/s for this run draws more than 2e7 arrivals in advance; shorten the "
                                 "duration or give a request count");
 }
+
+namespace {
 
 std::string summary_line(const nlohmann::json& l) {
   char text[512];
@@ -65,13 +69,13 @@ OpenLoop::OpenLoop(ArrivalProcess process, double rate_per_s, uint64_t seed, int
   capped_ = max_requests > 0 && static_cast<int64_t>(offsets_.size()) == max_requests;
 }
 
-std::optional<int64_t> OpenLoop::next_due(const std::atomic<bool>& stopping) noexcept {
+std::optional<Dispatch> OpenLoop::next(const std::atomic<bool>& stopping) noexcept {
   const size_t i = next_.fetch_add(1, std::memory_order_relaxed);
   if (i >= offsets_.size()) return std::nullopt;
   const int64_t due = start_ns_ + offsets_[i];
   wait_until(due, stopping);
   if (stopping.load(std::memory_order_relaxed)) return std::nullopt;
-  return due;
+  return Dispatch{.requests = 1, .base_ns = start_ns_, .offsets_ns = &offsets_[i], .event_ns = due};
 }
 
 int64_t OpenLoop::due_by(int64_t offset_ns) const {
@@ -111,7 +115,7 @@ nlohmann::json OpenLoop::describe(const Recorded& r) const {
 }
 
 LoadKind open_loop_kind() {
-  return {"open", check_open,
+  return {"open", [](const RunConfig& c) { check_arrivals(c, "open"); },
           [](const RunConfig& c) -> std::unique_ptr<LoadGenerator> {
             return std::make_unique<OpenLoop>(parse_arrival_process(c.arrival), *c.rate_per_s, c.seed,
                                               arrival_horizon_ns(c), c.requests.value_or(0));

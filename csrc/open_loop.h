@@ -22,7 +22,7 @@ class OpenLoop : public LoadGenerator {
   OpenLoop(ArrivalProcess process, double rate_per_s, uint64_t seed, int64_t horizon_ns, int64_t max_requests);
 
   void start(int64_t start_ns) override { start_ns_ = start_ns; }
-  std::optional<int64_t> next_due(const std::atomic<bool>& stopping) noexcept override;
+  std::optional<Dispatch> next(const std::atomic<bool>& stopping) noexcept override;
   bool schedules_ahead() const override { return true; }
   // Completions over the span from the schedule's start to the later of the
   // stop and the last completion: what the schedule got done in the time it
@@ -38,7 +38,7 @@ class OpenLoop : public LoadGenerator {
   // workers fell behind is not called sustained.
   nlohmann::json describe(const Recorded& recorded) const override;
 
- private:
+ protected:
   // Arrivals of the uncapped schedule due at or before `offset_ns`.
   int64_t due_by(int64_t offset_ns) const;
 
@@ -51,6 +51,10 @@ class OpenLoop : public LoadGenerator {
   int64_t start_ns_ = 0;
   std::atomic<size_t> next_{0};  // the next arrival a free worker takes
 };
+
+// An open loop's arrival options, checked (a rate, and no more arrivals than
+// can be drawn in advance).
+void check_arrivals(const RunConfig& config, const std::string& load);
 
 // Waits until the steady clock reaches `due_ns` or `stopping` turns true:
 // sleeps while the wait is long, then spins for the last stretch, so an idle

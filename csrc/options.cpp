@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "dynamic_batching.h"
 #include "infermeter/load_generator.h"
 #include "runner_registry.h"
 
@@ -61,7 +62,20 @@ bool is_device_text(const std::string& text) {
 std::vector<OptionSpec> build_table() {
   std::vector<OptionSpec> t;
   const auto add = [&t](OptionSpec spec) { t.push_back(std::move(spec)); };
-  const auto is_open = [](const json& o) { return o.value("load", "") == "open"; };
+  // Loads whose requests arrive on a schedule; the one that batches them.
+  const auto is_open = [](const json& o) {
+    const std::string load = o.value("load", "");
+    return load == "open" || load == "dynamic-batching";
+  };
+  const auto is_batching = [](const json& o) { return o.value("load", "") == "dynamic-batching"; };
+  const auto is_sizes = [](const std::string& text) {
+    try {
+      (void)parse_sizes("sizes", text);
+      return true;
+    } catch (const std::invalid_argument&) {
+      return false;
+    }
+  };
   const auto has_ci = [](const json& o) { return given(o, "ci"); };
 
   // What runs the model.
@@ -75,11 +89,12 @@ std::vector<OptionSpec> build_table() {
        .metavar = "NAME", .default_value = "torchscript", .choices = runner_names,
        .sweep_axis = "runners", .field = field(&RunConfig::runner)});
   add({.name = "batch_size", .type = OptionType::kInt, .group = "model",
-       .help = "inferences per request", .metavar = "N", .nullable = true,
+       .help = "inferences (items) per request", .metavar = "N", .nullable = true,
        .default_text = "1, or the batch the model was exported for when its graph is fixed to it", .min = 1,
        .max = 1 << 20, .bound_reason = "every worker's inputs are allocated before measuring",
        .sweep_axis = "batch_sizes", .sweep_default = 1, .field = field(&RunConfig::batch_size)});
-  add({.name = "threads", .type = OptionType::kInt, .group = "model", .help = "concurrent client threads",
+  add({.name = "threads", .type = OptionType::kInt, .group = "model",
+       .help = "concurrent client threads; with dynamic-batching, the model instances that take batches",
        .metavar = "N", .default_value = 1, .min = 1, .max = 1024,
        .bound_reason = "each holds a replica, a thread and about 2 MB of histograms", .sweep_axis = "threads",
        .field = field(&RunConfig::threads)});
@@ -97,22 +112,47 @@ std::vector<OptionSpec> build_table() {
 
   // How requests arrive.
   add({.name = "load", .type = OptionType::kChoice, .group = "load",
-       .help = "closed (each thread sends its next request when its last returns) or open (requests arrive at "
-               "--rate whatever the threads are doing; response time counts the wait for a free thread)",
+       .help = "closed (each thread sends its next request when its last returns), open (requests arrive at "
+               "--rate whatever the threads are doing; response time counts the wait for a free thread) or "
+               "dynamic-batching (requests arrive at --rate and a batcher forms batches of up to --max-batch items "
+               "for the threads, the model instances, as an inference server does)",
        .metavar = "KIND",
        .derived = [](const json& g) { return json(given(g, "rate") ? "open" : "closed"); },
        .default_text = "open when a rate is given, else closed", .choices = load_names,
        .field = field(&RunConfig::load)});
   add({.name = "rate", .type = OptionType::kFloat, .group = "load",
-       .help = "open loop: the mean arrival rate", .unit = "requests/s", .metavar = "PER_S", .nullable = true,
+       .help = "open loop and dynamic batching: the mean arrival rate", .unit = "requests/s", .metavar = "PER_S", .nullable = true,
        .default_text = "none: a closed loop", .min = 0, .min_open = true, .max = 1e9,
        .bound_reason = "arrivals are drawn in advance", .sweep_axis = "rates", .applies = is_open,
        .field = field(&RunConfig::rate_per_s)});
   add({.name = "arrival", .type = OptionType::kChoice, .group = "load",
-       .help = "open-loop arrivals: poisson (seeded by --seed) or constant spacing", .metavar = "KIND",
+       .help = "arrivals on a schedule: poisson (seeded by --seed) or constant spacing", .metavar = "KIND",
        .default_value = "poisson",
        .choices = [] { return std::vector<std::string>{"poisson", "constant"}; }, .applies = is_open,
        .field = field(&RunConfig::arrival)});
+  add({.name = "max_batch", .type = OptionType::kInt, .group = "load",
+       .help = "dynamic batching: the most items a batch holds (Triton's max_batch_size)", .metavar = "N",
+       .default_value = 8, .min = 1, .max = 1 << 20,
+       .bound_reason = "every instance's inputs are allocated at this size before measuring",
+       .sweep_axis = "max_batches", .applies = is_batching, .field = field(&RunConfig::max_batch)});
+  add({.name = "max_queue_delay", .type = OptionType::kFloat, .group = "load",
+       .help = "dynamic batching: how long the oldest queued request may wait for its batch to fill before the "
+               "batch goes as it is (Triton's max_queue_delay_microseconds)",
+       .unit = "s", .metavar = "SECONDS", .default_value = 0.0, .min = 0, .max = kMaxSeconds,
+       .bound_reason = kSecondsWhy, .sweep_axis = "max_queue_delays", .applies = is_batching,
+       .field = field(&RunConfig::max_queue_delay_s)});
+  add({.name = "preferred_batches", .type = OptionType::kText, .group = "load",
+       .help = "dynamic batching: batch sizes (items) that go at once when the queue reaches them, e.g. 4,8 "
+               "(Triton's preferred_batch_size)",
+       .metavar = "SIZES", .default_value = "", .default_text = "none", .form = is_sizes,
+       .form_text = "comma-separated sizes, e.g. 4,8", .applies = is_batching,
+       .field = field(&RunConfig::preferred_batches)});
+  add({.name = "capture_batches", .type = OptionType::kText, .group = "load",
+       .help = "dynamic batching with a graph runner: the batch sizes captured as graphs; a batch is padded to "
+               "the next one, and the padding is reported",
+       .metavar = "SIZES", .default_value = "", .default_text = "powers of two below max_batch, and max_batch",
+       .form = is_sizes, .form_text = "comma-separated sizes, e.g. 1,2,4,8", .applies = is_batching,
+       .field = field(&RunConfig::capture_batches)});
   add({.name = "seed", .type = OptionType::kInt, .group = "load",
        .help = "seed for the generated inputs and the Poisson arrivals", .metavar = "N", .default_value = 0,
        .min = 0, .bound_reason = "an unsigned 64-bit seed", .field = field(&RunConfig::seed)});
@@ -177,6 +217,12 @@ std::vector<OptionSpec> build_table() {
        .nullable = true, .default_text = "none",
        .left_out = {{FrontEnd::kPython, "Result.histogram is the HdrHistogram itself"},
                     {FrontEnd::kSweep, "a sweep's results hold every point's histograms"}}});
+  add({.name = "trace", .type = OptionType::kText, .group = "output",
+       .help = "write every measured request (due, dispatched, completed, batch, items, worker) here as JSON Lines",
+       .metavar = "PATH", .nullable = true, .default_text = "none",
+       .left_out = {{FrontEnd::kSweep, "a sweep's points would all write one file: measure the point with "
+                                       "`infermeter run --trace`"}},
+       .field = field(&RunConfig::trace)});
   add({.name = "load_library", .type = OptionType::kPaths, .group = "output",
        .help = "load a library of custom TorchScript operators first (repeatable), e.g. torch-neuron's "
                "libtorchneuron.so",
@@ -184,7 +230,8 @@ std::vector<OptionSpec> build_table() {
 
   // The highest rate meeting an SLA, searched step by step (find_rate.py).
   add({.name = "find_rate", .type = OptionType::kFlag, .group = "search",
-       .help = "search the highest open-loop rate whose response time meets --sla while keeping up",
+       .help = "search the highest arrival rate (load open or dynamic-batching) whose response time meets --sla while "
+               "keeping up",
        .default_value = false, .left_out = python_search_only()});
   add({.name = "sla", .type = OptionType::kText, .group = "search",
        .help = "the latency objective the search (and recommend) judges, e.g. p99<15ms", .metavar = "SLA",
@@ -368,6 +415,9 @@ json normalise_options(const json& given) {
     if (out.contains(o.name)) continue;
     out[o.name] = o.derived ? o.derived(out) : o.default_value;
   }
+  // Each repeat would write the file over the last one's.
+  if (out.at("repeat").get<int64_t>() > 1 && !out.at("trace").is_null())
+    throw std::invalid_argument("trace writes one run's requests: leave it out with repeat");
   validate(run_config_from(out, "(options)"));
   return out;
 }

@@ -28,6 +28,7 @@ void Recorder::merge(const Recorder& other) {
   dispatch_.merge(other.dispatch_);
   launch_.merge(other.launch_);
   device_.merge(other.device_);
+  if (batches_ && other.batches_) batches_->merge(*other.batches_);
   for (size_t i = 0; i < completions_.size(); ++i)
     completions_[i].store(completions_[i].load(std::memory_order_relaxed) +
                               other.completions_[i].load(std::memory_order_relaxed),

@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "batch_stats.h"
 #include "infermeter/histogram.h"
 #include "request_timing.h"
 
@@ -15,7 +17,12 @@ class Recorder {
  public:
   // Completions are counted per window of `window_ns` from the measurement
   // start; completions past the last window land in it.
-  Recorder(int64_t window_ns, size_t windows) : window_ns_(window_ns), completions_(windows) {}
+  // `batch_sizes`: for a batching load, the largest size a batch is computed
+  // at (its batches are recorded by size); 0 for the others.
+  Recorder(int64_t window_ns, size_t windows, int64_t batch_sizes = 0)
+      : window_ns_(window_ns),
+        completions_(windows),
+        batches_(batch_sizes > 0 ? std::make_unique<BatchStats>(batch_sizes) : nullptr) {}
 
   // `start_ns`: when measuring began. Records host latency (issue to
   // completion) always; response time and queue wait (from the scheduled
@@ -26,9 +33,9 @@ class Recorder {
     if (scheduled_ahead) {
       response_.record(t.completed_ns - t.scheduled_ns);
       queue_wait_.record(t.issued_ns - t.scheduled_ns);
-      // The harness's own lateness: from when it could have issued (due, and
-      // a worker free) to when it did.
-      dispatch_.record(t.issued_ns - std::max(t.ready_ns, t.scheduled_ns));
+      // The harness's own lateness: from when it could have issued (the load
+      // let it go, and a worker was free) to when it did.
+      dispatch_.record(t.issued_ns - std::max(t.ready_ns, t.event_ns));
     }
     if (t.device_ns >= 0) {
       launch_.record(t.launched_ns - t.issued_ns);
@@ -46,6 +53,11 @@ class Recorder {
     count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
+  // One batch of a batching load (its requests are record()ed one by one).
+  void record_batch(int64_t items, int64_t size, int64_t compute_ns) noexcept {
+    batches_->record(items, size, compute_ns);
+  }
+
   // Adds another worker's records; per-worker spans are kept apart for the
   // throughput estimate. Merge only into a recorder that records nothing
   // itself (the engine's merged one): count() and the worker's own span stay
@@ -58,6 +70,8 @@ class Recorder {
   const Histogram& dispatch() const { return dispatch_; }
   const Histogram& launch() const { return launch_; }
   const Histogram& device() const { return device_; }
+  // A batching load's batches; null for the others.
+  const BatchStats* batches() const { return batches_.get(); }
   // Completions per window; `first` windows from the start (all by default).
   std::vector<int64_t> completions(size_t first = SIZE_MAX) const;
   // Adds this worker's completions to the first counts.size() windows.
@@ -86,6 +100,7 @@ class Recorder {
   int64_t first_issue_ns_ = 0;
   int64_t last_completion_ns_ = 0;
   double rate_sum_per_s_ = 0;  // of the workers merged in
+  std::unique_ptr<BatchStats> batches_;
 };
 
 }  // namespace infermeter

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "infermeter/load_generator.h"
@@ -57,6 +58,49 @@ std::string format_duration_ns(double ns) {
   }
   return "?";  // unreachable: the last unit takes every value
 }
+
+namespace {
+
+// Bytes in the binary unit that shows them with three or four digits.
+std::string bytes_text(const nlohmann::json& bytes) {
+  if (!bytes.is_number()) return "-";
+  double v = bytes.get<double>();
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  size_t u = 0;
+  for (; v >= 1024.0 && u + 1 < std::size(units); ++u) v /= 1024.0;
+  return u == 0 ? printf_string("%.0f B", v) : printf_string("%.1f %s", v, units[u]);
+}
+
+// What the run held at its peak, and the least it could need.
+std::string memory_line(const nlohmann::json& m) {
+  std::string out = "memory       host peak RSS " + bytes_text(m.at("host_peak_rss_bytes"));
+  if (m.at("device_peak_allocated_bytes").is_number() || m.at("device_process_peak_bytes").is_number())
+    out += "; device peak " + bytes_text(m.at("device_peak_allocated_bytes")) + " allocated, " +
+           bytes_text(m.at("device_peak_reserved_bytes")) + " reserved, " + bytes_text(m.at("device_process_peak_bytes")) +
+           " for the process (NVML)";
+  if (m.value("lower_bound_bytes", nlohmann::json()).is_number())
+    out += "; at least " + bytes_text(m.at("lower_bound_bytes")) + " (weights + one request's inputs and outputs per thread)";
+  return out + "\n";
+}
+
+std::string energy_line(const nlohmann::json& e) {
+  std::string out;
+  for (const char* source : {"gpu", "cpu"}) {
+    if (!e.contains(source) || !e.at(source).is_object()) continue;
+    const auto& r = e.at(source);
+    const char* what = std::string_view(source) == "gpu" ? "GPU" : "CPU packages";
+    out += printf_string("energy       %s %.4g J per inference, %.1f W mean over %.1f s", what,
+                         r.at("joules_per_inference").get<double>(), r.at("mean_watts").get<double>(),
+                         e.at("window_s").get<double>());
+    if (r.at("inferences_per_kwh").is_number())
+      out += printf_string(", %.3g inferences/kWh", r.at("inferences_per_kwh").get<double>());
+    if (r.at("note").is_string()) out += " (" + r.at("note").get<std::string>() + ")";
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string console_summary(const nlohmann::json& r) {
   const auto& c = r.at("config");
@@ -108,6 +152,8 @@ std::string console_summary(const nlohmann::json& r) {
                            lb.at("remedy").is_string() ? ("; the " + lb.at("remedy").get<std::string>() + " removes it").c_str()
                                                     : "");
   }
+  if (r.contains("memory") && r.at("memory").is_object()) out += memory_line(r.at("memory"));
+  if (r.contains("energy") && r.at("energy").is_object()) out += energy_line(r.at("energy"));
   if (r.contains("repeats") && r.at("repeats").is_object()) {
     const auto& rate = r.at("repeats").at("inferences_per_s");
     std::string interval = rate.at("lo").is_number() ? printf_string(", 95%% interval %.1f to %.1f", rate.at("lo").get<double>(),

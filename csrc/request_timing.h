@@ -11,6 +11,7 @@ namespace infermeter {
 struct RequestTiming {
   int64_t ready_ns = 0;      // when the worker was free to take it
   int64_t scheduled_ns = 0;  // when the request was due
+  int64_t event_ns = 0;      // when the load let it go (its due time, or its batch's moment: load_generator.h)
   int64_t issued_ns = 0;     // when the worker started it
   int64_t launched_ns = 0;   // GPU: when the model call returned (kernels issued); else 0
   int64_t completed_ns = 0;  // when its outputs were ready

@@ -98,7 +98,7 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
   const Recorder& r = *run.merged;
   const int64_t requests = r.host().total_count();
   const std::vector<int64_t> completions = trimmed_completions(r, config.window_s);
-  const Recorded recorded{requests, r.last_completion_ns(), run.stopped_ns, r.worker_rate_sum_per_s()};
+  const Recorded recorded{requests, r.last_completion_ns(), run.stopped_ns, r.worker_rate_sum_per_s(), r.batches()};
   // One throughput definition per load, the load's own (load_generator.h).
   const double requests_per_s = run.load->requests_per_s(recorded);
   const auto batch = static_cast<double>(run.batch_size);
@@ -140,6 +140,8 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
         {"stop", {{"rule", run.stop_rule}, {"reason", run.stop_reason}}}}},
       {"latency", latency},
       {"timeline", {{"window_s", config.window_s}, {"completions", completions}}},
+      {"memory", run.memory},
+      {"energy", run.energy},
       {"warnings", warnings(config, run.intra_op_threads)},
       {"calibration", calibration},
       {"environment", environment},

@@ -34,6 +34,8 @@ struct RunRecord {
   std::string stop_reason;
   nlohmann::json stop_rule;  // StopRule::describe()
   int intra_op_threads = 1;
+  nlohmann::json memory;  // ResourceMeter::memory() and the static bound; null when not metered
+  nlohmann::json energy;  // ResourceMeter::energy(); null when not metered
 };
 
 // `environment` is describe_environment()'s, with the front end's own facts

@@ -15,6 +15,7 @@
 #include "device.h"
 #include "infermeter/errors.h"
 #include "interval_histogram.h"
+#include "tensor_bytes.h"
 
 namespace infermeter {
 
@@ -33,6 +34,8 @@ struct Shared {
   std::condition_variable changed;
   std::optional<WorkerFailure> failure;  // the first one, under mutex
   std::atomic<bool> failure_unrecorded{false};  // one whose message could not be kept (out of memory)
+  std::atomic<int64_t> next_batch{0};  // dispatches numbered for the trace
+  std::atomic<int64_t> output_bytes{0};  // worker 0's first output
 };
 
 struct Worker {
@@ -41,6 +44,7 @@ struct Worker {
   // The stop rule's latency, handed over while measuring; only for a rule
   // that reads it (wants_progress).
   std::unique_ptr<IntervalHistogram> progress;
+  std::unique_ptr<RequestTrace> trace;  // when the plan traces
   std::atomic<int64_t> warmup_done{0};  // written by the worker alone
   std::thread thread;
 };
@@ -58,6 +62,14 @@ void fail(Shared& shared, const std::exception* e, bool before_measuring) noexce
   }
 }
 
+// The distinct sizes a batching load's batches are computed at, ascending.
+std::vector<int64_t> distinct_sizes(const std::vector<int64_t>& computed_at) {
+  std::vector<int64_t> sizes;
+  for (size_t n = 1; n < computed_at.size(); ++n)
+    if (sizes.empty() || sizes.back() != computed_at[n]) sizes.push_back(computed_at[n]);
+  return sizes;
+}
+
 void worker_loop(Worker& w, ModelRunner& model, LoadGenerator& load, StopRule& stop, const PoolPlan& plan,
                  Shared& shared) {
   bool prepared = false;
@@ -72,10 +84,22 @@ void worker_loop(Worker& w, ModelRunner& model, LoadGenerator& load, StopRule& s
     }
     c10::InferenceMode inference_mode;
     const auto replica = model.make_replica(w.index);
-    // One request before any is timed: lazy initialisation happens here, and a
-    // model that does not take its inputs fails with its own message.
-    (void)replica->infer();
+    const bool batching = !plan.computed_at.empty();
+    // Warm-up cycles through every size a batch may be computed at.
+    const std::vector<int64_t> warm_sizes = batching ? distinct_sizes(plan.computed_at) : std::vector<int64_t>{};
+    size_t warm_next = 0;
+    // One request (one batch of each size) before any is timed: lazy
+    // initialisation happens here, and a model that does not take its inputs
+    // fails with its own message.
+    c10::IValue first;
+    if (batching) {
+      for (const int64_t size : warm_sizes) first = replica->infer_batch(size);
+    } else {
+      first = replica->infer();
+    }
     if (timer) timer->stop_and_wait();
+    if (w.index == 0) shared.output_bytes.store(tensor_bytes(first));
+    first = c10::IValue();
     prepared = true;
     shared.prepared.fetch_add(1);
     if (plan.warmup_s == 0 && plan.warmup_min_requests == 0) {
@@ -85,27 +109,34 @@ void worker_loop(Worker& w, ModelRunner& model, LoadGenerator& load, StopRule& s
     }
     const bool scheduled_ahead = load.schedules_ahead();
     IntervalHistogram* const progress = w.progress.get();
+    RequestTrace* const trace = w.trace.get();
     int64_t measure_start_ns = -1;  // read once, when measuring begins
     RequestTiming t;
     for (;;) {
       const int phase = shared.phase.load(std::memory_order_acquire);
       if (phase == kStop) break;
       const bool measured = phase == kMeasure;
+      Dispatch dispatch;
+      int64_t size = 0;  // a batch's computed size
       if (measured) {
         if (measure_start_ns < 0) measure_start_ns = shared.measure_start_ns.load(std::memory_order_relaxed);
         if (!stop.claim_request()) break;
         // Only a schedule makes the time a worker turned free worth reading.
         if (scheduled_ahead) t.ready_ns = now_ns();
-        const auto due = load.next_due(shared.stopping);
-        if (!due) {
+        const auto next = load.next(shared.stopping);
+        if (!next) {
           if (!shared.stopping.load(std::memory_order_relaxed)) shared.load_exhausted.store(true);
           break;
         }
-        t.scheduled_ns = *due;
+        dispatch = *next;
+        t.event_ns = dispatch.event_ns;
+        if (batching) size = plan.computed_at[dispatch.requests * plan.request_items];
+      } else if (batching) {
+        size = warm_sizes[warm_next++ % warm_sizes.size()];
       }
       t.issued_ns = now_ns();
       if (timer) timer->start();
-      c10::IValue output = replica->infer();
+      c10::IValue output = batching ? replica->infer_batch(size) : replica->infer();
       if (timer) {
         t.launched_ns = now_ns();
         timer->stop_and_wait();
@@ -117,8 +148,23 @@ void worker_loop(Worker& w, ModelRunner& model, LoadGenerator& load, StopRule& s
         continue;
       }
       if (timer) t.device_ns = timer->elapsed_ns();
-      w.recorder->record(t, measure_start_ns, scheduled_ahead);
-      if (progress) progress->record(t.completed_ns - (scheduled_ahead ? t.scheduled_ns : t.issued_ns));
+      const int64_t batch = trace ? shared.next_batch.fetch_add(1, std::memory_order_relaxed) : 0;
+      const int64_t items = dispatch.requests * plan.request_items;
+      // Each request of the dispatch is recorded with its own due time.
+      for (int64_t j = 0; j < dispatch.requests; ++j) {
+        t.scheduled_ns = scheduled_ahead ? dispatch.due_ns(j) : t.issued_ns;
+        w.recorder->record(t, measure_start_ns, scheduled_ahead);
+        if (progress) progress->record(t.completed_ns - t.scheduled_ns);
+        if (trace)
+          trace->add({.due_ns = t.scheduled_ns - measure_start_ns,
+                      .dispatched_ns = t.issued_ns - measure_start_ns,
+                      .completed_ns = t.completed_ns - measure_start_ns,
+                      .batch = batch,
+                      .items = static_cast<int32_t>(batching ? items : plan.request_items),
+                      .computed = static_cast<int32_t>(batching ? size : plan.request_items),
+                      .worker = w.index});
+      }
+      if (batching) w.recorder->record_batch(items, size, t.completed_ns - t.issued_ns);
     }
   } catch (const std::exception& e) {
     fail(shared, &e, !prepared);
@@ -163,13 +209,17 @@ Progress gather(const std::vector<std::unique_ptr<Worker>>& workers, const PoolP
   return p;
 }
 
+// The largest size a batching load's batches are computed at; 0 for the other loads.
+int64_t largest_size(const PoolPlan& plan) { return plan.computed_at.empty() ? 0 : plan.computed_at.back(); }
+
 std::vector<std::unique_ptr<Worker>> make_workers(const PoolPlan& plan, bool with_progress) {
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < plan.threads; ++i) {
     auto w = std::make_unique<Worker>();
     w->index = i;
-    w->recorder = std::make_unique<Recorder>(plan.window_ns, plan.windows);
+    w->recorder = std::make_unique<Recorder>(plan.window_ns, plan.windows, largest_size(plan));
     if (with_progress) w->progress = std::make_unique<IntervalHistogram>();
+    if (plan.trace) w->trace = std::make_unique<RequestTrace>();
     workers.push_back(std::move(w));
   }
   return workers;
@@ -208,7 +258,8 @@ bool warm_up(const std::vector<std::unique_ptr<Worker>>& workers, const PoolPlan
 // a machine with as many cores as workers, that delayed one worker's first
 // request and read as a higher throughput over its shorter span).
 void coordinate(const std::vector<std::unique_ptr<Worker>>& workers, const PoolPlan& plan, StopRule& stop,
-                Shared& shared, const AbortCheck& should_abort, Histogram& target, PoolOutcome& outcome) {
+                Shared& shared, const AbortCheck& should_abort, const CoordinatorHooks& hooks, Histogram& target,
+                PoolOutcome& outcome) {
   using namespace std::chrono_literals;
   const bool detailed_progress = stop.wants_progress();
   const int64_t start = outcome.start_ns;
@@ -227,6 +278,7 @@ void coordinate(const std::vector<std::unique_ptr<Worker>>& workers, const PoolP
     shared.changed.wait_until(lock, wake);
     if (shared.failure || shared.finished.load() == plan.threads) continue;
     lock.unlock();
+    if (hooks.on_check) hooks.on_check();
     if (auto reason = stop.check(gather(workers, plan, detailed_progress, now_ns() - start, target)))
       outcome.stop_reason = std::move(*reason);
     outcome.interrupted = should_abort();
@@ -238,11 +290,12 @@ void coordinate(const std::vector<std::unique_ptr<Worker>>& workers, const PoolP
 }  // namespace
 
 PoolOutcome run_workers(ModelRunner& model, LoadGenerator& load, StopRule& stop, const PoolPlan& plan,
-                        const AbortCheck& should_abort, const MeasuringNotice& on_measuring) {
+                        const AbortCheck& should_abort, const MeasuringNotice& on_measuring,
+                        const CoordinatorHooks& hooks) {
   auto workers = make_workers(plan, stop.wants_progress());
   Shared shared;
   PoolOutcome outcome;
-  outcome.merged = std::make_unique<Recorder>(plan.window_ns, plan.windows);
+  outcome.merged = std::make_unique<Recorder>(plan.window_ns, plan.windows, largest_size(plan));
   const auto stop_workers = [&] {
     shared.stopping.store(true, std::memory_order_release);
     shared.phase.store(kStop, std::memory_order_release);
@@ -254,28 +307,32 @@ PoolOutcome run_workers(ModelRunner& model, LoadGenerator& load, StopRule& stop,
       w->thread = std::thread(worker_loop, std::ref(*w), std::ref(model), std::ref(load), std::ref(stop),
                               std::cref(plan), std::ref(shared));
     outcome.interrupted = !warm_up(workers, plan, shared, should_abort);
+    if (!outcome.interrupted && hooks.on_start) hooks.on_start();
     Histogram target;
     outcome.start_ns = now_ns();
     load.start(outcome.start_ns);
     shared.measure_start_ns.store(outcome.start_ns, std::memory_order_relaxed);
     shared.phase.store(outcome.interrupted ? kStop : kMeasure, std::memory_order_release);
     if (!outcome.interrupted && on_measuring) on_measuring();
-    coordinate(workers, plan, stop, shared, should_abort, target, outcome);
+    coordinate(workers, plan, stop, shared, should_abort, hooks, target, outcome);
     outcome.end_ns = now_ns();
   } catch (...) {
     stop_workers();
     throw;
   }
   stop_workers();
+  if (hooks.on_stop) hooks.on_stop();
 
   if (shared.failure) throw *shared.failure;
   if (shared.failure_unrecorded)
     throw WorkerFailure("a worker failed, and its message could not be kept", false, false);
   if (outcome.interrupted) outcome.stop_reason = "interrupted";
-  for (const auto& w : workers) {
+  for (auto& w : workers) {
     outcome.merged->merge(*w->recorder);
     outcome.warmup_requests += w->warmup_done.load();
+    if (w->trace) outcome.traces.push_back(std::move(w->trace));
   }
+  outcome.output_bytes = shared.output_bytes.load();
   return outcome;
 }
 

@@ -15,6 +15,7 @@
 #include "infermeter/model_runner.h"
 #include "infermeter/stop_rule.h"
 #include "recorder.h"
+#include "request_trace.h"
 
 namespace infermeter {
 
@@ -26,6 +27,11 @@ struct PoolPlan {
   int64_t warmup_min_requests = 0;
   int64_t window_ns = 100'000'000;
   size_t windows = 1;
+  // A batching load's: for n items (entry n), the size the runner computes
+  // them at (ModelRunner::prepare_batches); empty for the other loads.
+  std::vector<int64_t> computed_at;
+  int64_t request_items = 1;  // items per request
+  bool trace = false;         // keep every measured request (RequestTrace)
 };
 
 struct PoolOutcome {
@@ -35,6 +41,17 @@ struct PoolOutcome {
   int64_t end_ns = 0;    // steady clock when the stop was decided
   bool interrupted = false;
   std::string stop_reason;
+  std::vector<std::unique_ptr<RequestTrace>> traces;  // per worker, when the plan traces
+  int64_t output_bytes = 0;  // of worker 0's first request (its largest batch, when batching)
+};
+
+// Called on the coordinator's thread: just before measuring begins (so that
+// its work takes no core from the workers' first requests), at each check
+// while measuring (a few times a second), and once every worker has stopped.
+struct CoordinatorHooks {
+  std::function<void()> on_start;
+  std::function<void()> on_check;
+  std::function<void()> on_stop;
 };
 
 // A worker's failure. `before_measuring`: while preparing its replica or
@@ -50,6 +67,7 @@ class WorkerFailure : public std::runtime_error {
 // Runs the pool; throws WorkerFailure with the first worker's failure, after
 // every thread has been joined.
 PoolOutcome run_workers(ModelRunner& model, LoadGenerator& load, StopRule& stop, const PoolPlan& plan,
-                        const AbortCheck& should_abort, const MeasuringNotice& on_measuring);
+                        const AbortCheck& should_abort, const MeasuringNotice& on_measuring,
+                        const CoordinatorHooks& hooks = {});
 
 }  // namespace infermeter

@@ -41,7 +41,7 @@ RATES = [500, 1000]  # requests/s: 5% and 10% of the fast model's capacity
     ({"load": "open", "rates": [100, 50, 100]}, "rates", "100 is given twice"),
     ({"load": "open", "rates": [0]}, "rates[0]", "rate must be > 0"),
     ({"load": "open", "rates": ["fast"]}, "rates[0]", "rate expects a number, got 'fast'"),
-    ({"load": "sometimes"}, "load", "load must be one of closed, open, got 'sometimes'"),
+    ({"load": "sometimes"}, "load", "load must be one of closed, open, dynamic-batching, got 'sometimes'"),
     ({"load": "open", "rates": [1], "arrival": "bursty"}, "arrival", "arrival must be one of poisson, constant"),
     ({"load": "open", "find_rate": "yes", "sla": "p90<5ms"}, "find_rate", "find_rate expects true or false"),
     ({"repeat": 0}, "repeat", "repeat must be >= 1 and at most 1000"),

@@ -7,6 +7,7 @@ import sys
 
 from infermeter import _native
 from infermeter.backends import add_arguments, from_arguments
+from infermeter.dashboards import FORMATS as DASHBOARD_FORMATS
 from infermeter.options import (BY_NAME, CLI, SEARCH_OPTIONS, STEP_OPTIONS, add_arguments as add_option_arguments,
                                 given_options)
 from infermeter.precisions import PRECISIONS
@@ -57,6 +58,11 @@ def _run(args) -> int:
 
     given = given_options(args, CLI)
     search = {name: given.pop(name) for name in SEARCH_OPTIONS if name in given}
+    if args.format != "json":
+        if search.get("find_rate"):
+            raise ValueError(f"--format {args.format}: a rate search writes its own document, in json only")
+        if not given.get("json"):
+            raise ValueError(f"--format {args.format} says what --json writes: give --json PATH")
     if search.pop("find_rate", False):
         return _find_rate(args, given, search)
     if search:
@@ -75,8 +81,13 @@ def _run(args) -> int:
         result, interrupted = stopped.result, True
     print(result.summary())
     if "json" in outputs:
-        result.save(outputs["json"])
-        print(f"result written to {outputs['json']}")
+        if args.format == "json":
+            result.save(outputs["json"])
+        else:
+            from infermeter.dashboards import render, result_name
+
+            _native.write_file_atomically(outputs["json"], render(args.format, [(result_name(result), result)]))
+        print(f"result written to {outputs['json']}" + ("" if args.format == "json" else f" ({args.format})"))
     if "hlog" in outputs and result.outcome == "ok":
         result.save_interval_log(outputs["hlog"])
         print(f"host latency interval log written to {outputs['hlog']}")
@@ -104,6 +115,22 @@ def _merge(args) -> int:
     outcome = merge(args.inputs, args.output)
     print(outcome)
     return 1 if outcome.missing else 0
+
+
+def _dashboard(args) -> int:
+    from pathlib import Path
+
+    from infermeter.dashboards import named_results, render
+    from infermeter.sweep.store import results_path
+
+    # Checked before anything is read, as `run` checks its outputs; an input is never overwritten.
+    if any(results_path(given).resolve() == Path(args.output).resolve() for given in args.results):
+        raise ValueError(f"output '{args.output}' is one of the results given: choose another path")
+    _native.check_output_path("output", args.output, "")
+    named = named_results(args.results)
+    _native.write_file_atomically(args.output, render(args.format, named))
+    print(f"{len(named)} result(s) written to {args.output} ({args.format})")
+    return 0
 
 
 def _batch_spec(args) -> int:
@@ -144,7 +171,7 @@ def _compare(args) -> int:
 
 
 def _recommend(args) -> int:
-    from infermeter.analysis import recommend
+    from infermeter.analysis import DEFAULT_HEADROOM, recommend
     from infermeter.frame import load_results
 
     frame = load_results(*args.results, prices=args.prices)
@@ -155,7 +182,8 @@ def _recommend(args) -> int:
             raise ValueError("give --sla (e.g. p90<15ms): the sweeps name "
                              + (f"different SLAs: {', '.join(sorted(configured))}" if configured else "none"))
         sla = configured.pop()
-    print(recommend(frame, sla, min_throughput=args.min_throughput, target_load=args.target_load))
+    print(recommend(frame, sla, min_throughput=args.min_throughput, target_load=args.target_load,
+                    headroom=DEFAULT_HEADROOM if args.headroom is None else args.headroom))
     return 0
 
 
@@ -200,6 +228,59 @@ def _models(args) -> int:
     return 0
 
 
+def _predict(args) -> int:
+    import itertools
+    import json
+
+    from infermeter.predict import (highest_rate, meets_sla, parse_number, parse_numbers, service_times_from_results,
+                                    simulate, table)
+    from infermeter.sla import parse_sla
+
+    if args.rate is None and args.sla is None:
+        raise ValueError("give --rate, or --sla alone to search the highest rate meeting it")
+    sla = parse_sla(args.sla) if args.sla else None
+    if args.json:
+        _native.check_output_path("json", args.json, args.results[0])
+    service = service_times_from_results(args.results)
+    print(f"service times: {service}")
+    common = {"preferred_batches": parse_numbers("--preferred-batches", args.preferred_batches, int)
+              if args.preferred_batches else (),
+              "capture_batches": parse_numbers("--capture-batches", args.capture_batches, int)
+              if args.capture_batches else None,
+              "batch_size": parse_number("--batch-size", args.batch_size, int),
+              "arrival": args.arrival, "seed": parse_number("--seed", args.seed, int),
+              "requests": parse_number("--requests", args.requests, int) if args.requests else None,
+              "allow_other_instances": args.allow_other_instances}
+    batchers = list(itertools.product(parse_numbers("--max-batch", args.max_batch, int),
+                                      parse_numbers("--max-queue-delay", args.max_queue_delay, float),
+                                      parse_numbers("--threads", args.threads, int) if args.threads
+                                      else [service.instances]))
+    rows, docs, unmet = [], [], []
+    if args.rate is None:
+        print(f"highest rate meeting {sla} (and sustained), by configuration:")
+        for max_batch, delay, instances in batchers:
+            rate, p = highest_rate(service, sla=sla, max_batch=max_batch, max_queue_delay=delay,
+                                   instances=instances, **common)
+            rows.append((p, rate > 0))
+            docs.append(p.to_dict() | {"sla": str(sla), "highest_rate_per_s": rate if rate > 0 else None})
+            if rate == 0:
+                unmet.append(f"no rate meets {sla} with max_batch {max_batch}, max_queue_delay {delay:g} s, "
+                             f"{instances} instance(s), down to {p.rate_per_s:.1f}/s")
+    else:
+        for rate, (max_batch, delay, instances) in itertools.product(parse_numbers("--rate", args.rate, float),
+                                                                      batchers):
+            p = simulate(service, rate=rate, max_batch=max_batch, max_queue_delay=delay, instances=instances,
+                         **common)
+            rows.append((p, meets_sla(sla, p) if sla else None))
+            docs.append(p.to_dict() | ({"sla": str(sla), "meets_sla": rows[-1][1]} if sla else {}))
+    print("\n".join([table(rows), *unmet, *(f"note: {note}" for note in dict.fromkeys(
+        note for p, _ in rows for note in p.notes))]))
+    if args.json:
+        _native.write_file_atomically(args.json, json.dumps(docs, indent=2) + "\n")
+        print(f"predictions written to {args.json}")
+    return 0
+
+
 def _run_parser(sub) -> None:
     run = sub.add_parser("run", help="measure a model exported by infermeter (TorchScript or AOTInductor)",
                          description="Measures a model with native client threads. Every option is the engine's "
@@ -207,7 +288,24 @@ def _run_parser(sub) -> None:
     run.add_argument("model", help="a model exported by infermeter (TorchScript .pt or AOTInductor .pt2)")
     add_option_arguments(run, CLI)
     add_arguments(run)
+    run.add_argument("--format", choices=["json", *DASHBOARD_FORMATS], default="json",
+                     help="what --json writes: json (the result document, default), or the result in a CI "
+                     "dashboard's format (see `infermeter dashboard`)")
     run.set_defaults(func=_run)
+
+
+def _dashboard_parser(sub) -> None:
+    dash = sub.add_parser("dashboard", help="convert results into a CI benchmark dashboard's format",
+                          description="Writes results in the format a CI benchmark dashboard reads: google-benchmark "
+                          "(Google Benchmark's JSON: github-action-benchmark's googlecpp tool, Bencher's cpp_google "
+                          "adapter), github-action-benchmark-smaller / -bigger (its customSmallerIsBetter and "
+                          "customBiggerIsBetter lists: latency, memory and energy; throughput), or bencher "
+                          "(Bencher Metric Format). A run is named by its configuration, a sweep's point by its key.")
+    dash.add_argument("results", nargs="+", help="result .json files, sweep folders or results.jsonl files "
+                      "(their ok points)")
+    dash.add_argument("--format", required=True, choices=list(DASHBOARD_FORMATS))
+    dash.add_argument("-o", "--output", required=True, help="the file to write")
+    dash.set_defaults(func=_dashboard)
 
 
 def _export_parser(sub) -> None:
@@ -298,6 +396,10 @@ def _analysis_parsers(sub) -> None:
     rec.add_argument("--target-load", type=float,
                      help="inferences/s to serve: how many servers, at what cost, each at its highest measured "
                      "open-loop rate meeting the SLA (find_rate, or rates points), else its closed-loop peak")
+    rec.add_argument("--headroom", type=float, metavar="FRACTION",
+                     help="share of memory a configuration's peak must leave free: a device peak above (1 - headroom) "
+                     "of the accelerator memory it held, or a host peak RSS above that share of its host memory, is "
+                     "left out (default 0.1: at most 90%%)")
     rec.add_argument("--prices", **prices)
     rec.set_defaults(func=_recommend)
 
@@ -310,6 +412,36 @@ def _analysis_parsers(sub) -> None:
     rep.set_defaults(func=_report)
 
 
+def _predict_parser(sub) -> None:
+    pre = sub.add_parser("predict", help="predict a dynamic batcher's latency and batches from closed-loop results, "
+                         "without hardware",
+                         description="Simulates the dynamic-batching load (Triton's batcher rules) on service times "
+                         "measured in closed-loop runs at several batch sizes, for every combination of the values "
+                         "given: one row each, or with --sla and no --rate the highest rate meeting it.")
+    pre.add_argument("results", nargs="+", help="closed-loop results of one model, runner, device and thread count: "
+                     "result .json files, sweep folders or results.jsonl files")
+    pre.add_argument("--rate", metavar="R[,R2...]", help="arrival rates, requests/s")
+    pre.add_argument("--max-batch", default="8", metavar="N[,N2...]", help="most items a batch holds (default 8)")
+    pre.add_argument("--max-queue-delay", default="0", metavar="S[,S2...]",
+                     help="how long the oldest request may wait for its batch to fill, s (default 0)")
+    pre.add_argument("--threads", metavar="N[,N2...]", help="model instances (default: the threads measured)")
+    pre.add_argument("--allow-other-instances", action="store_true",
+                     help="simulate other instance counts than measured (contention then differs)")
+    pre.add_argument("--preferred-batches", metavar="SIZES", help="batch sizes that go at once when queued, e.g. 4,8")
+    pre.add_argument("--capture-batches", metavar="SIZES",
+                     help="sizes a graph runner captured, e.g. 1,2,4,8: a batch is padded to the next one "
+                     "(default, for results measured with cuda-graph or aoti-graph: the engine's, powers of two "
+                     "below max_batch, and max_batch)")
+    pre.add_argument("--batch-size", default="1", metavar="N", help="items per request (default 1)")
+    pre.add_argument("--arrival", choices=["poisson", "constant"], default="poisson")
+    pre.add_argument("--seed", default="0", metavar="N", help="seed of the Poisson arrivals and service draws")
+    pre.add_argument("--requests", metavar="N",
+                     help="arrivals simulated (default 60 s of them, at least 20000, at most 200000)")
+    pre.add_argument("--sla", help="e.g. p95<10ms: with --rate, whether each row meets it; alone, the highest rate")
+    pre.add_argument("--json", metavar="FILE", help="write the predictions here")
+    pre.set_defaults(func=_predict)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="infermeter", description="Measure PyTorch inference precisely.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -320,6 +452,8 @@ def parser() -> argparse.ArgumentParser:
     _sweep_parser(sub)
     _scale_out_parsers(sub)
     _analysis_parsers(sub)
+    _predict_parser(sub)
+    _dashboard_parser(sub)
     return p
 
 

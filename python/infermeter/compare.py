@@ -9,7 +9,8 @@ from infermeter.frame import POINT_COLUMNS, SETUP_COLUMNS, informative, measured
 
 SIDE_COLUMNS = {"instance": "instance", "priced_as": "priced as", "inferences_per_s": "inferences/s",
                 "throughput_lo": "inf/s lo", "throughput_hi": "inf/s hi", "repeat_cv": "run CV",
-                "p95_ms": "p95 ms", "cost_per_million": "$/1M"}
+                "p95_ms": "p95 ms", "cost_per_million": "$/1M", "host_peak_mb": "host peak MiB",
+                "device_peak_mb": "device peak MiB", "joules_per_inference": "J/inference"}
 NOISE = "throughput B vs A"
 WITHIN_NOISE = "within noise"
 
@@ -29,10 +30,12 @@ def compare(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """Every point measured on both sides: throughput (with its 95% interval
     and run-to-run CV where measured), p95 and $/1M of each, whether the
     throughputs differ beyond noise, and the cost benefit ratio, B's cost /
-    A's cost (below 1: B is cheaper). Each side's "priced as" says whether
-    its cost is for the share of the instance the run held ("1 of 8 GPUs")
-    or the whole instance. Columns with nothing measured are left out.
-    `report.table.formatted` rounds it for printing."""
+    A's cost (below 1: B is cheaper); memory peaks and energy per inference
+    of each where measured. Each side's "priced as" says whether its cost is
+    for the share of the instance the run held ("1 of 8 GPUs") or the whole
+    instance. Columns with nothing measured (on either side: older results
+    have no memory or energy) are left out. `report.table.formatted` rounds
+    it for printing."""
     sides = [measured(f)[POINT_COLUMNS + list(SIDE_COLUMNS)] for f in (a, b)]
     joined = sides[0].merge(sides[1], on=POINT_COLUMNS, suffixes=(" A", " B"))
     joined[NOISE] = pd.Series([_noise(row) for _, row in joined.iterrows()], index=joined.index, dtype=object)

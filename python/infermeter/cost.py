@@ -10,6 +10,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from infermeter.backends import COMPILING
+
 SECONDS_PER_HOUR = 3600.0
 PRICINGS = ("share", "instance")  # the share of the instance a run held, or the whole instance
 
@@ -39,23 +41,54 @@ class Instance(BaseModel):
     source: str
     note: str = ""
     attachable: bool = False  # an accelerator that prices only beside a client instance
+    # Memory, for recommend's fit check; None where a price file does not give it (older catalogs).
+    accelerator_memory_gib: float | None = Field(None, gt=0)  # each accelerator's: a GPU's, an Inferentia chip's
+    host_memory_gib: float | None = Field(None, gt=0)  # an attachable accelerator has none of its own
 
 
 class Catalog:
     def __init__(self, instances: dict[str, Instance]):
         self.instances = instances
 
-    def price(self, name: str) -> float:
-        """$/hour of `name`; "client+accelerator" is the sum of both."""
+    def _parts(self, name: str) -> tuple[Instance, list[Instance]]:
+        """(client instance, attached accelerators) of `name`, "client" or
+        "client+accelerator"."""
         parts = name.split("+")
         unknown = [p for p in parts if p not in self.instances]
         if unknown:
             raise ValueError(f"unknown instance {unknown[0]!r} (in {name!r}); known: {', '.join(self.instances)}. "
                              "Add it in a price file of your own (--prices FILE).")
-        clients = [p for p in parts if not self.instances[p].attachable]
+        clients = [self.instances[p] for p in parts if not self.instances[p].attachable]
         if len(clients) != 1:
             raise ValueError(f"instance {name!r} must name exactly one client instance, plus attached accelerators")
-        return sum(self.instances[p].price_per_hour for p in parts)
+        return clients[0], [self.instances[p] for p in parts if self.instances[p].attachable]
+
+    def price(self, name: str) -> float:
+        """$/hour of `name`; "client+accelerator" is the sum of both."""
+        client, attached = self._parts(name)
+        return client.price_per_hour + sum(a.price_per_hour for a in attached)
+
+    def host_memory_gib(self, name: str) -> float | None:
+        """Host memory of instance `name` (its client instance's, with
+        accelerators attached); None where the catalog does not give it."""
+        return self._parts(name)[0].host_memory_gib
+
+    def accelerator_memory_gib(self, name: str, used: "DeviceUse | None") -> float | None:
+        """The accelerator memory a run holding `used` of instance `name` can
+        fill: each accelerator's memory times the accelerators it held (a
+        NeuronCore its share of its chip's), all of them when it held the
+        whole instance (`used` None), the attached accelerators' for
+        "client+accelerator". None where the catalog does not give it, or the
+        instance has no accelerator."""
+        client, attached = self._parts(name)
+        held = attached or [client]
+        if any(a.accelerator_memory_gib is None or a.count == 0 for a in held):
+            return None
+        whole = sum(a.accelerator_memory_gib * a.count for a in held)
+        if attached or used is None:
+            return whole
+        per_unit = client.accelerator_memory_gib / (client.cores_per_accelerator if used.unit == "NeuronCore" else 1)
+        return min(per_unit * used.count, whole)  # holding more than there is, it holds the whole, as share() says
 
     def share(self, name: str, used: "DeviceUse | None") -> "Share | None":
         """The part of instance `name` a run holding `used` occupies, or None
@@ -127,6 +160,16 @@ def devices_used(result: dict, settings: dict | None = None) -> DeviceUse | None
         if options.get("num_cores"):
             return DeviceUse("NeuronCore", int(options["num_cores"]))
     return None
+
+
+def holds_accelerator(result: dict, settings: dict | None = None) -> bool:
+    """Whether a run computed on an accelerator (a GPU, Inferentia, an
+    Elastic Inference accelerator), from its result document (and the sweep
+    settings, as devices_used reads them): its device memory must then fit
+    the accelerators'. The compiling backends take their inputs from the
+    host, so their device is "cpu"."""
+    backend = (result["model"].get("export") or {}).get("backend") or (settings or {}).get("backend")
+    return str(result["config"]["device"]).startswith("cuda") or backend in COMPILING
 
 
 def _read(path: Path) -> dict[str, Instance]:

@@ -1,9 +1,11 @@
-"""The highest open-loop arrival rate a configuration sustains within a
-latency SLA, as MLPerf LoadGen's peak-performance search finds it: bracket
-the answer, then bisect. Every step is an ordinary open-loop run, long
-enough for its response-time percentile to be stated; a step passes when
-that percentile meets the SLA and the workers served (nearly) every request
-that arrived (`sustained`: at least 99%)."""
+"""The highest arrival rate a configuration sustains within a latency SLA,
+as MLPerf LoadGen's peak-performance search finds it: bracket the answer,
+then bisect. The requests arrive in an open loop, straight to the threads
+(load "open") or through a dynamic batcher (load "dynamic-batching"). Every
+step is an ordinary run of that load, long enough for its response-time
+percentile to be stated; a step passes when that percentile meets the SLA
+and the workers served (nearly) every request that arrived (`sustained`:
+at least 99%)."""
 
 from __future__ import annotations
 
@@ -12,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from infermeter.bench import benchmark
-from infermeter.options import STEP_OPTIONS
+from infermeter.options import ARRIVAL_LOADS, BATCHER_OPTIONS, BY_NAME, DYNAMIC_BATCHING, STEP_OPTIONS, normalise
 from infermeter.result import Interrupted, Result
 from infermeter.sla import Sla, parse_sla
 
 # Samples each step collects for its percentile: 20 beyond it (2000 for p99).
 TAIL_SAMPLES = 20
-FIRST_GUESS = 0.5  # of the closed-loop capacity
+FIRST_GUESS = 0.5  # of the capacity
 LOWEST_SHARE = 1 / 64  # below this share of capacity the SLA is declared out of reach
 
 
@@ -45,10 +47,21 @@ class RateStep:
 @dataclass
 class RateSearch:
     sla: Sla
-    capacity_per_s: float  # requests/s of a closed loop with the same threads: the bracket's top
-    batch_size: int
+    # Requests/s of a closed loop with the same threads, the bracket's top;
+    # for dynamic batching a closed loop at full batches (max_batch items).
+    capacity_per_s: float
+    batch_size: int  # items per request
     steps: list[RateStep]
     interrupted: bool = False  # Ctrl-C stopped it: `steps` are those it finished, `best` a lower bound
+    load: str = "open"  # where the requests arrive: "open" (the threads) or "dynamic-batching" (a batcher)
+    max_batch: int | None = None  # dynamic batching: the batch its capacity was probed at
+
+    @property
+    def capacity_name(self) -> str:
+        """What the capacity is, as the texts name it."""
+        if self.load == DYNAMIC_BATCHING:
+            return f"full-batch capacity (a closed loop at batch {self.max_batch})"
+        return "closed-loop capacity"
 
     @property
     def best(self) -> RateStep | None:
@@ -58,15 +71,16 @@ class RateSearch:
 
     def to_dict(self) -> dict:
         best = self.best
-        return {"sla": str(self.sla), "capacity_per_s": self.capacity_per_s, "batch_size": self.batch_size,
+        return {"sla": str(self.sla), "load": self.load, "max_batch": self.max_batch,
+                "capacity_per_s": self.capacity_per_s, "batch_size": self.batch_size,
                 "steps": [s.to_dict() for s in self.steps], "interrupted": self.interrupted,
                 "best_rate_per_s": best.offered_rate_per_s if best else None,
                 "best_inferences_per_s": best.offered_rate_per_s * self.batch_size if best else None}
 
     def __str__(self) -> str:
         p = f"p{self.sla.percentile:g}"
-        lines = [f"closed-loop capacity {self.capacity_per_s:.1f} requests/s; searching the highest rate with "
-                 f"response {p} within {self.sla}",
+        lines = [f"load {self.load}: {self.capacity_name} {self.capacity_per_s:.1f} requests/s; searching the "
+                 f"highest arrival rate with response {p} within {self.sla}",
                  f"{'offered /s':>12} {'achieved /s':>12} {'response ' + p:>14}  sustained  meets"]
         for s in sorted(self.steps, key=lambda s: s.offered_rate_per_s):
             lines.append(f"{s.offered_rate_per_s:12.1f} {s.achieved_rate_per_s:12.1f} {s.latency_label:>14}  "
@@ -80,7 +94,7 @@ class RateSearch:
         if best:
             return (f"highest rate meeting {self.sla}{so_far}: {best.offered_rate_per_s:.1f} requests/s "
                     f"({best.offered_rate_per_s * self.batch_size:.1f} inferences/s, "
-                    f"{best.offered_rate_per_s / self.capacity_per_s:.0%} of closed-loop capacity)")
+                    f"{best.offered_rate_per_s / self.capacity_per_s:.0%} of the {self.capacity_name})")
         if self.interrupted:
             return f"no rate met {self.sla}{so_far}"
         return f"no rate met {self.sla}, down to {LOWEST_SHARE:.1%} of capacity"
@@ -97,56 +111,86 @@ class SearchInterrupted(Interrupted):
         self.search = search
 
 
-def _check_judgeable(sla: Sla, capacity_per_s: float, max_step_s: float) -> None:
+def _check_judgeable(search: RateSearch, max_step_s: float) -> None:
     """Refuses an SLA whose percentile no step could state. Until a step
-    passes, every step offers at most FIRST_GUESS of the closed-loop
-    capacity, for at most max_step_s, so its sample count is bounded before
-    any step runs."""
-    most = FIRST_GUESS * capacity_per_s * max_step_s
+    passes, every step offers at most FIRST_GUESS of the capacity, for at
+    most max_step_s, so its sample count is bounded before any step runs."""
+    sla = search.sla
+    most = FIRST_GUESS * search.capacity_per_s * max_step_s
     if most < sla.min_samples:
         raise ValueError(
             f"{sla} cannot be judged here: p{sla.percentile:g} needs at least {sla.min_samples} samples, and a step "
-            f"collects about {most:.0f} at most ({FIRST_GUESS:.0%} of the closed-loop capacity, "
-            f"{capacity_per_s:.1f} requests/s, for max_step_s={max_step_s:g} s); use a lower percentile or a longer "
-            "max_step_s")
+            f"collects about {most:.0f} at most ({FIRST_GUESS:.0%} of the {search.capacity_name}, "
+            f"{search.capacity_per_s:.1f} requests/s, for max_step_s={max_step_s:g} s); use a lower percentile or a "
+            "longer max_step_s")
 
 
-def find_rate(model, *, sla: Sla | str, precision: float = 0.02, max_steps: int = 12, min_step_s: float = 2.0,
-              max_step_s: float = 60.0, on_step: Callable[[RateStep], None] | None = None,
+def _probe(model, sla: Sla, load: str, min_step_s: float, options: dict) -> RateSearch:
+    """The search, without steps, bounded by a closed loop with the same
+    threads. For an open loop, at the search's own batch: no arrival rate
+    gets more requests/s out of its threads. For dynamic batching, at
+    max_batch items: a batch holds at most that many, and a closed loop keeps
+    every batch full, so its inferences/s over the items of one request are
+    the requests/s no arrival rate can exceed."""
+    if load != DYNAMIC_BATCHING:
+        closed = benchmark(model, load="closed", duration=min_step_s, **options)
+        _check_probed(closed, "", min_step_s)
+        return RateSearch(sla, closed.requests_per_s, closed.config["batch_size"], [], load=load)
+    # Checked as every step will run, so that a batcher the engine refuses
+    # (a request larger than max_batch) is named before the probe runs.
+    step = normalise({k: v for k, v in options.items() if k in BY_NAME} | {"load": load, "rate": 1.0})
+    request_items = step["batch_size"] or 1  # the engine's: a request holds one item unless batch_size says
+    full = {k: v for k, v in options.items() if k not in BATCHER_OPTIONS} | {"batch_size": step["max_batch"]}
+    closed = benchmark(model, load="closed", duration=min_step_s, **full)
+    _check_probed(closed, f" at batch {step['max_batch']}", min_step_s)
+    return RateSearch(sla, closed.inferences_per_s / request_items, request_items, [], load=load,
+                      max_batch=step["max_batch"])
+
+
+def _check_probed(closed: Result, at: str, min_step_s: float) -> None:
+    if closed.requests == 0:
+        raise ValueError(f"the closed-loop probe{at} measured no request in {min_step_s} s: the model is too slow "
+                         "for a rate search; raise min_step_s")
+
+
+def find_rate(model, *, sla: Sla | str, load: str = "open", precision: float = 0.02, max_steps: int = 12,
+              min_step_s: float = 2.0, max_step_s: float = 60.0, on_step: Callable[[RateStep], None] | None = None,
               **options) -> RateSearch:
     """Searches the highest rate (requests/s) at which `model`, served by
-    its `threads` clients, keeps the SLA's response-time percentile within
-    its limit and sustains the load. `options` are benchmark()'s (threads,
-    batch_size, device, runner, arrival, warmup, seed, backend, ...), given to
-    every step. The search stops once the passing and failing rates are within
-    `precision` of each other, or after `max_steps` open-loop runs. `on_step`
-    sees each step as it finishes.
+    its `threads` (the model instances, with dynamic batching), keeps the
+    SLA's response-time percentile within its limit and sustains the load.
+    `load`: "open" (requests go straight to the threads) or
+    "dynamic-batching" (a batcher forms them into batches of up to
+    `max_batch` items). `options` are benchmark()'s (threads, batch_size,
+    device, runner, arrival, warmup, seed, max_batch, max_queue_delay,
+    backend, ...), given to every step. The search stops once the passing and
+    failing rates are within `precision` of each other, or after `max_steps`
+    runs. `on_step` sees each step as it finishes.
 
     A ValueError, after the closed-loop probe, when no step could collect
     the samples the SLA's percentile needs. Ctrl-C during the steps raises
     SearchInterrupted (an infermeter.Interrupted) carrying the steps
     finished so far."""
     sla = parse_sla(sla) if isinstance(sla, str) else sla
+    if load not in ARRIVAL_LOADS:
+        raise ValueError(f"find_rate searches an arrival rate: load must be {' or '.join(ARRIVAL_LOADS)}, got "
+                         f"{load!r} (a closed loop has no rate to search)")
     if not 0 < precision < 1:
         raise ValueError(f"precision must be between 0 and 1, got {precision}")
     chosen = [name for name in STEP_OPTIONS if name in options]
     if chosen:
-        raise ValueError(f"find_rate chooses each step's load, rate and duration itself: leave out {', '.join(chosen)}")
-    closed = benchmark(model, load="closed", duration=min_step_s, **options)
-    if closed.requests == 0:
-        raise ValueError(f"the closed-loop probe measured no request in {min_step_s} s: the model is too slow for a "
-                         "rate search; raise min_step_s")
-    _check_judgeable(sla, closed.requests_per_s, max_step_s)
-    search = RateSearch(sla, closed.requests_per_s, closed.config["batch_size"], [])
+        raise ValueError(f"find_rate chooses each step's rate and duration itself: leave out {', '.join(chosen)}")
+    search = _probe(model, sla, load, min_step_s, options)
+    _check_judgeable(search, max_step_s)
     needed = math.ceil(TAIL_SAMPLES / (1 - sla.percentile / 100))
 
     def run(rate: float) -> RateStep:
         duration = min(max_step_s, max(min_step_s, needed / rate))
-        r = benchmark(model, load="open", duration=duration, rate=rate, **options)
-        load = r.load_info
+        r = benchmark(model, load=load, duration=duration, rate=rate, **options)
+        facts = r.load_info
         latency = sla.latency_ms(r) if r.outcome == "ok" else math.nan
-        step = RateStep(rate, load["achieved_rate_per_s"], latency, bool(load["sustained"]),
-                        bool(load["sustained"]) and r.outcome == "ok" and sla.met_by(r), duration, r)
+        step = RateStep(rate, facts["achieved_rate_per_s"], latency, bool(facts["sustained"]),
+                        bool(facts["sustained"]) and r.outcome == "ok" and sla.met_by(r), duration, r)
         search.steps.append(step)
         if on_step:
             on_step(step)
@@ -163,8 +207,8 @@ def find_rate(model, *, sla: Sla | str, precision: float = 0.02, max_steps: int 
 def _bracket_and_bisect(run: Callable[[float], RateStep], search: RateSearch, precision: float,
                         max_steps: int) -> None:
     """Runs the steps into `search`. Bracket: the first guess, halved until it
-    passes; the top is the closed loop's capacity, which an open loop with
-    the same clients cannot exceed. Then bisect."""
+    passes; the top is the probe's capacity, which no arrival rate with the
+    same threads can exceed. Then bisect."""
     capacity = search.capacity_per_s
     low, high = 0.0, capacity
     rate = FIRST_GUESS * capacity

@@ -24,6 +24,20 @@ class Spin(torch.nn.Module):
         return torch.ops.infermeter.spin(x, self.ns)
 
 
+class BatchedSpin(torch.nn.Module):
+    """Returns its input after exactly `a_ns + b_ns * batch` nanoseconds: a
+    model whose service time is a known line in its batch size, for checking
+    dynamic batching against figures derived by hand."""
+
+    def __init__(self, a_ns: int, b_ns: int):
+        super().__init__()
+        self.a_ns = a_ns
+        self.b_ns = b_ns
+
+    def forward(self, x):
+        return torch.ops.infermeter.spin(x, self.a_ns + self.b_ns * x.size(0))
+
+
 class FailsOnNthRequest(torch.nn.Module):
     """Counts its calls in an attribute and raises on the Nth: a model that
     breaks mid-run, after the engine's probe request has succeeded."""
@@ -45,3 +59,11 @@ def spin_model(path: str | Path, ns: int) -> Path:
     import infermeter  # noqa: F401  registers torch.ops.infermeter.spin for scripting
 
     return save_torchscript(Spin(ns), torch.zeros(1), path, method="script")
+
+
+def batched_spin_model(path: str | Path, a_ns: int, b_ns: int) -> Path:
+    """A TorchScript file, batch-dynamic, whose batch of n items takes
+    `a_ns + b_ns * n` nanoseconds."""
+    import infermeter  # noqa: F401  registers torch.ops.infermeter.spin for scripting
+
+    return save_torchscript(BatchedSpin(a_ns, b_ns), torch.zeros(1), path, method="script")

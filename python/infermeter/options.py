@@ -140,8 +140,15 @@ def document(front: str = PYTHON) -> str:
     return "\n".join(lines)
 
 
+# The loads whose requests arrive on a schedule, at a `rate` (the engine's is_open).
+ARRIVAL_LOADS = ("open", "dynamic-batching")
+DYNAMIC_BATCHING = "dynamic-batching"
+# Options that shape a dynamic-batching run only (the engine's is_batching):
+# the engine takes them with any load and ignores them elsewhere.
+BATCHER_OPTIONS = ("max_batch", "max_queue_delay", "preferred_batches", "capture_batches")
 # Options of one measurement, which a rate search chooses itself: it sets each
-# step's load, rate and length and measures it once.
-STEP_OPTIONS = ("load", "rate", "duration", "requests", "ci", "ci_percentile", "min_duration", "repeat")
+# step's rate and length and measures it once. Its load (open or
+# dynamic-batching) is the caller's.
+STEP_OPTIONS = ("rate", "duration", "requests", "ci", "ci_percentile", "min_duration", "repeat")
 # The rate search's own options (find_rate.py), which benchmark() does not take.
 SEARCH_OPTIONS = ("find_rate", "sla", "rate_precision")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from hdrh.histogram import HdrHistogram
 
+from infermeter.resources import Energy, Memory
+
 from infermeter import _native
 
 # The engine's (result_builder.h): the document's schema and the percentiles it states.
@@ -40,6 +42,50 @@ class LatencySummary:
         return cls(count=doc["count"], saturated=doc.get("saturated", 0),
                    **{k: math.nan if doc.get(f"{k}_ns") is None else doc[f"{k}_ns"] / 1e6
                       for k in ("mean", "stddev", "min", *PERCENTILES, "max")})
+
+
+@dataclass(frozen=True)
+class BatchCompute:
+    """How long the batches computed at one size took, in milliseconds."""
+
+    batches: int
+    mean_ms: float
+    min_ms: float
+    max_ms: float
+
+
+@dataclass(frozen=True)
+class Batching:
+    """A dynamic-batching run's batcher: its settings and the batches it
+    formed. Sizes are in items (a request holds `request_items`); a graph
+    runner computes a batch at the captured size that holds it, and the
+    items it adds are `padded_items` (never counted as inferences)."""
+
+    max_batch: int
+    max_queue_delay_s: float
+    preferred_batches: tuple[int, ...]
+    request_items: int
+    batches: int
+    items: int
+    mean_batch_items: float  # NaN when no batch was measured
+    batches_by_items: dict[int, int]  # items in a batch -> batches of that many
+    compute_by_size: dict[int, BatchCompute]  # computed size -> its batches' compute time
+    padded_items: int
+    padding_fraction: float
+
+    @classmethod
+    def from_load(cls, load: dict) -> "Batching":
+        batcher, batches = load["batcher"], load["batches"]
+        mean = batches.get("mean_batch_items")
+        return cls(max_batch=batcher["max_batch"], max_queue_delay_s=batcher["max_queue_delay_s"],
+                   preferred_batches=tuple(batcher["preferred_batches"]), request_items=batcher["request_items"],
+                   batches=batches["batches"], items=batches["items"],
+                   mean_batch_items=math.nan if mean is None else mean,
+                   batches_by_items={int(n): count for n, count in batches["batches_by_items"].items()},
+                   compute_by_size={int(size): BatchCompute(c["batches"], c["mean_ns"] / 1e6, c["min_ns"] / 1e6,
+                                                            c["max_ns"] / 1e6)
+                                    for size, c in batches["compute_by_size"].items()},
+                   padded_items=batches["padded_items"], padding_fraction=batches["padding_fraction"])
 
 
 class Result:
@@ -75,7 +121,8 @@ class Result:
     # Latency
     @property
     def latency(self) -> LatencySummary | None:
-        """Host latency: from issuing a request to its outputs being ready;
+        """Host latency: from issuing a request to its outputs being ready
+        (with dynamic batching, the compute time of the batch it went in);
         None when no request was measured (see `outcome`)."""
         doc = self._doc["latency"]["host"]
         return LatencySummary.from_doc(doc) if doc else None
@@ -97,8 +144,9 @@ class Result:
 
     @property
     def response_latency(self) -> LatencySummary | None:
-        """Open loop: from when each request was due to its completion (queue
-        wait plus service); None in a closed loop, where it equals `latency`."""
+        """Open loop and dynamic batching: from when each request was due to
+        its completion (queue wait plus service); None in a closed loop, where
+        it equals `latency`."""
         doc = self._doc["latency"].get("response")
         return LatencySummary.from_doc(doc) if doc else None
 
@@ -116,7 +164,8 @@ class Result:
 
     @property
     def queue_wait(self) -> LatencySummary | None:
-        """Open loop: from when each request was due until a client started it."""
+        """Open loop: from when each request was due until a client started it
+        (with dynamic batching, until its batch was dispatched)."""
         doc = self._doc["latency"].get("queue_wait")
         return LatencySummary.from_doc(doc) if doc else None
 
@@ -130,8 +179,32 @@ class Result:
     @property
     def load_info(self) -> dict:
         """The load: {"kind": "closed"}, or the open loop's offered and
-        achieved rates, requests queued at the end and whether it kept up."""
+        achieved rates, requests queued at the end and whether it kept up
+        (with dynamic batching, its batcher too: see `batching`)."""
         return self._doc["measurement"].get("load") or {"kind": "closed"}
+
+    @property
+    def batching(self) -> Batching | None:
+        """Dynamic batching: the batcher's settings and the batches it
+        formed; None under any other load."""
+        load = self.load_info
+        return Batching.from_load(load) if load["kind"] == "dynamic-batching" else None
+
+    @property
+    def memory(self) -> Memory | None:
+        """Host and device memory peaks over the measuring phase and the
+        static bound; None for a result that measured none (older, or from
+        timings taken elsewhere)."""
+        doc = self._doc.get("memory")
+        return Memory.from_doc(doc) if doc else None
+
+    @property
+    def energy(self) -> Energy | None:
+        """Energy over the measuring phase (GPU: NVML; CPU: RAPL), each None
+        with the reason where it cannot be read; None for a result that
+        measured none."""
+        doc = self._doc.get("energy")
+        return Energy.from_doc(doc) if doc else None
 
     @property
     def repeats(self) -> dict | None:

@@ -1,7 +1,8 @@
 // Public: what generates load, and the registry that picks one by name (the
 // `load` option). The worker pool issues requests; a load generator only says
-// when each is due, and how its throughput and its section of the result are
-// stated. A new load is a class here plus one line in load_registry.cpp.
+// when each is due and which go together, and how its throughput and its
+// section of the result are stated. A new load is a class plus one line in
+// load_registry.cpp.
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,22 @@
 
 namespace infermeter {
 
+struct BatchStats;
+
+// What a worker computes next: one request, or a batch of them that a
+// batching load formed, oldest first.
+struct Dispatch {
+  int64_t requests = 1;
+  int64_t base_ns = 0;  // the schedule's start (steady clock)
+  // Each request's due time from base_ns, oldest first; null when the load
+  // does not schedule ahead (a closed loop).
+  const int64_t* offsets_ns = nullptr;
+  // When the load's rule let it go (steady clock): an open-loop request's due
+  // time; a batcher's moment of a full batch or of the oldest's deadline.
+  int64_t event_ns = 0;
+  int64_t due_ns(int64_t j) const { return base_ns + offsets_ns[j]; }
+};
+
 // What the workers recorded, as a load reads it to state its figures.
 struct Recorded {
   int64_t requests = 0;            // measured requests completed
@@ -26,6 +43,7 @@ struct Recorded {
   // Sum over workers of each one's completions over its own busy span
   // (first measured issue to last completion).
   double worker_rate_sum_per_s = 0;
+  const BatchStats* batches = nullptr;  // a batching load's batches; null for the others
 };
 
 class LoadGenerator {
@@ -33,14 +51,18 @@ class LoadGenerator {
   virtual ~LoadGenerator() = default;
   // On the coordinator, the moment measuring begins (steady clock, ns).
   virtual void start(int64_t start_ns) {}
-  // On a worker before each measured request: waits until the next request is
-  // due and returns when it was scheduled (read only when schedules_ahead());
-  // nullopt when the load has no more requests, or `stopping` turned true
-  // while waiting. Must not allocate, lock or throw.
-  virtual std::optional<int64_t> next_due(const std::atomic<bool>& stopping) noexcept = 0;
+  // On a free worker before each measured dispatch: waits until the next
+  // request (or batch) may be issued and returns it; nullopt when the load has
+  // no more requests, or `stopping` turned true while waiting. Must not
+  // allocate or throw; only a batching load's one queue may be contended.
+  virtual std::optional<Dispatch> next(const std::atomic<bool>& stopping) noexcept = 0;
   // Whether requests are scheduled ahead of being issued, so that response
   // time and queue wait are measured from the schedule.
   virtual bool schedules_ahead() const = 0;
+  // The most items a dispatch holds when the load batches requests (the
+  // runner then computes batches of varying size); 0: each dispatch is one
+  // request at the runner's own batch.
+  virtual int64_t max_batch_items() const { return 0; }
   // Requests per second by this load's one definition of throughput, and
   // that definition in words, for the result.
   virtual double requests_per_s(const Recorded& recorded) const = 0;
@@ -58,7 +80,7 @@ class LoadGenerator {
 // at the end.
 class ClosedLoop : public LoadGenerator {
  public:
-  std::optional<int64_t> next_due(const std::atomic<bool>&) noexcept override { return 0; }
+  std::optional<Dispatch> next(const std::atomic<bool>&) noexcept override { return Dispatch{}; }
   bool schedules_ahead() const override { return false; }
   double requests_per_s(const Recorded& recorded) const override { return recorded.worker_rate_sum_per_s; }
   std::string throughput_estimator() const override {

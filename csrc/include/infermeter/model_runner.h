@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "infermeter/run_config.h"
 
@@ -21,6 +23,11 @@ class Replica {
   // caller synchronizes the worker's stream). The returned output keeps its
   // memory alive until then. Must not allocate in the harness's own code.
   virtual c10::IValue infer() = 0;
+  // Issues one batch of `size` items, a size its runner was readied for
+  // (ModelRunner::prepare_batches); the same contract as infer().
+  virtual c10::IValue infer_batch(int64_t size) {
+    throw std::logic_error("this replica computes only its runner's fixed batch, not " + std::to_string(size));
+  }
 };
 
 class ModelRunner {
@@ -35,6 +42,21 @@ class ModelRunner {
   virtual nlohmann::json describe() const = 0;
   // Inferences per request.
   virtual int64_t batch_size() const = 0;
+  // Bytes of one copy of the weights and of one worker's inputs (null where
+  // not known), for the result's static memory bound.
+  virtual nlohmann::json footprint() const { return {{"weights_bytes", nullptr}, {"input_bytes", nullptr}}; }
+  // For a load that batches requests, before any replica is made: readies
+  // the runner to compute batches of 1 to `max_items` items, and returns the
+  // size each is computed at (entry n for n items; entry 0 unused): n itself,
+  // or, for a runner that can only replay what it captured, the smallest of
+  // `capture_sizes` (ascending) that holds n. std::invalid_argument when the
+  // model runs only at a fixed batch.
+  virtual std::vector<int64_t> prepare_batches(int64_t max_items, const std::vector<int64_t>& capture_sizes) {
+    (void)max_items;
+    (void)capture_sizes;
+    throw std::invalid_argument("this runner computes only a fixed batch; dynamic batching needs the "
+                                "torchscript, cuda-graph, aoti or aoti-graph runner");
+  }
 };
 
 }  // namespace infermeter

@@ -46,7 +46,13 @@ struct RunConfig {
   std::optional<double> rate_per_s;
   std::string arrival;
   uint64_t seed = 0;
+  // Dynamic batching (load dynamic-batching).
+  int64_t max_batch = 0;
+  double max_queue_delay_s = 0;
+  std::string preferred_batches;  // comma-separated item counts; empty: none
+  std::string capture_batches;    // comma-separated sizes; empty: the default list
   bool calibrate = false;
+  std::optional<std::string> trace;  // JSON Lines of every measured request
   // Explicit inputs replace the model's stored input spec.
   std::vector<ExplicitInput> inputs;
 };

@@ -11,6 +11,7 @@ import pandas as pd
 from infermeter.analysis import knees
 from infermeter.frame import WHOLE, capacity_points, curve_label, measured
 from infermeter.report.plots import figures
+from infermeter.report.resource_plot import unavailable_resource_figures
 from infermeter.report.table import failures, summary_table
 from infermeter.report.formats import FILE_FORMATS, ReportData, TerminalFormat
 
@@ -73,7 +74,7 @@ def write_report(frame: pd.DataFrame, folder: str | Path, *, points: list[str] |
     folder.mkdir(parents=True, exist_ok=True)
     drawn = figures(frame, chosen_points(frame, points))
     data = ReportData(title, list(dict.fromkeys(frame["source"])), summary_table(frame), failures(frame),
-                      knees(frame), drawn, pricing_notes(frame))
+                      knees(frame), drawn, pricing_notes(frame) + unavailable_resource_figures(capacity_points(frame)))
     for report_format in FILE_FORMATS:
         (folder / report_format.filename).write_text(report_format.render(data))
     paths = []

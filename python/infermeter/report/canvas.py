@@ -32,6 +32,7 @@ def finished(fig, ax, xlabel: str, ylabel: str) -> bytes:
         ax.legend(fontsize=7)
     buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=110)
+    # Tight: a legend beside the axes keeps its longest labels (a dynamic batcher's settings) whole.
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()

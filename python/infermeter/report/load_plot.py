@@ -1,7 +1,8 @@
-"""The figure of latency against offered load: for each configuration run in
-an open loop, response time at one percentile against the offered rate, from
-its rates points and its rate search's steps, beside the same configuration's
-closed-loop points (a closed loop runs at 100% load)."""
+"""The figure of latency against offered load: for each configuration whose
+requests arrive at a rate (a fixed batch in an open loop, or a dynamic
+batcher's settings), response time at one percentile against the offered
+rate, from its rates points and its rate search's steps, beside the same
+fixed batch's closed-loop points (a closed loop runs at 100% load)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from infermeter.frame import measured, series_label
+from infermeter.frame import BATCHER_COLUMNS, load_setting, measured, series_label
+from infermeter.options import DYNAMIC_BATCHING
 from infermeter.report.canvas import finished, new_figure
 from infermeter.sla import Sla, parse_sla
 from infermeter.units import duration_unit
@@ -22,10 +24,11 @@ CLOSED_LABEL = "closed loop (100% load)"
 
 @dataclass
 class LoadCurve:
-    label: str  # the configuration and batch size
+    label: str  # the configuration and its load setting ("open loop, batch 8", "dynamic batching, max_batch 8, ...")
     rates: list[float]  # offered requests/s, ascending
     latencies_ms: list[float]  # response time at the percentile; NaN where the samples cannot state it
     closed: list[tuple[float, float]]  # closed-loop runs: (requests/s, host latency at the percentile in ms)
+    batching: bool = False  # a dynamic batcher's curve
 
 
 @dataclass
@@ -40,10 +43,11 @@ class LoadFigure:
 
 
 def load_figure(frame: pd.DataFrame) -> LoadFigure:
-    """What the figure draws. The percentile is the SLA's when the open-loop
-    points' sweeps name one SLA, else p95."""
+    """What the figure draws: a curve per fixed batch run in an open loop and
+    per dynamic batcher's settings. The percentile is the SLA's when the
+    sweeps of the points with arrivals name one SLA, else p95."""
     ok = measured(frame)
-    slas = set(ok.loc[ok["load"] == "open", "sla"].dropna())
+    slas = set(ok.loc[ok["load"] != "closed", "sla"].dropna())
     sla = parse_sla(slas.pop()) if len(slas) == 1 else None
     percentile = sla.percentile if sla else DEFAULT_PERCENTILE
     # The percentile as an SLA reads it (response time in an open loop, host
@@ -52,8 +56,10 @@ def load_figure(frame: pd.DataFrame) -> LoadFigure:
     curves = []
     if ok.empty:
         return LoadFigure(percentile, sla, curves)
-    for (label, batch), group in ok.groupby([ok.apply(series_label, axis=1), "batch_size"], sort=False):
-        opened = group[group["load"] == "open"]
+    # A fixed batch's closed and open points share a group (no batcher: NaN settings); each batcher has its own.
+    for (label, *_), group in ok.groupby([ok.apply(series_label, axis=1), "batch_size", *BATCHER_COLUMNS],
+                                         sort=False, dropna=False):
+        opened = group[group["load"] != "closed"]
         if opened.empty:
             continue
         points = []
@@ -68,7 +74,8 @@ def load_figure(frame: pd.DataFrame) -> LoadFigure:
         points.sort()
         closed = [(row["result"].requests_per_s, at(row["result"]))
                   for _, row in group[group["load"] == "closed"].iterrows()]
-        curves.append(LoadCurve(f"{label} b{batch}", [r for r, _ in points], [ms for _, ms in points], closed))
+        curves.append(LoadCurve(f"{label} {load_setting(opened.iloc[0])}", [r for r, _ in points],
+                                [ms for _, ms in points], closed, opened.iloc[0]["load"] == DYNAMIC_BATCHING))
     return LoadFigure(percentile, sla, curves)
 
 
@@ -81,7 +88,9 @@ def latency_vs_load(figure: LoadFigure) -> bytes:
     scale = scale_ns / 1e6
     labelled = False
     for c in figure.curves:
-        (line,) = ax.plot(c.rates, np.array(c.latencies_ms) / scale, marker="o", label=c.label)
+        # Dynamic batchers dashed, with squares, so that they read apart from fixed batches.
+        (line,) = ax.plot(c.rates, np.array(c.latencies_ms) / scale, label=c.label,
+                          **({"marker": "s", "linestyle": "--"} if c.batching else {"marker": "o"}))
         for rate, ms in c.closed:
             ax.plot([rate], [ms / scale], marker="X", markersize=11, linestyle="none", color=line.get_color(),
                     label="_nolegend_" if labelled else CLOSED_LABEL)

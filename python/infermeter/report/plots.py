@@ -1,46 +1,27 @@
 """The report's figures, drawn with matplotlib off-screen; each comes back
 as PNG bytes with its title. The figures against batch size draw capacities
-(closed-loop peaks, find-rate answers); open-loop runs at chosen rates have
-their own figure (load_plot)."""
+(closed-loop peaks, fixed-batch find-rate answers; per_batch), memory and
+energy among them (resource_plot); runs at chosen rates and dynamic batchers
+have their own figures against offered load (load_plot) and of the batches
+formed (batch_plot)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from infermeter.analysis import knee_batch
-from infermeter.frame import capacity_points, curve_label, series_label
+from infermeter.frame import capacity_points, point_label
+from infermeter.report.batch_plot import batch_distributions, batch_size_distribution
 from infermeter.report.canvas import finished, new_figure
 from infermeter.report.load_plot import latency_vs_load, load_figure
+from infermeter.report.per_batch import per_batch, series
+from infermeter.report.resource_plot import resource_figures
 from infermeter.units import duration_unit
 
 PERCENTILES = np.array([0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99])
 # Completions per plotted point of throughput over time: a count of n varies by
 # about sqrt(n) from chance alone (±18% at 30), so fewer would plot noise.
 MIN_COMPLETIONS = 30
-
-
-def _series(capacity: pd.DataFrame):
-    for label, group in capacity.groupby(capacity.apply(curve_label, axis=1), sort=False):
-        yield label, group.sort_values("batch_size")
-
-
-def _per_batch(capacity: pd.DataFrame, column: str, ylabel: str, mark_knee: bool = False, scale: float = 1.0) -> bytes:
-    fig, ax = new_figure()
-    for label, g in _series(capacity):
-        if g[column].isna().all():
-            continue
-        (line,) = ax.plot(g["batch_size"], g[column] / scale, marker="o", label=label)
-        knee = knee_batch(g["batch_size"], g["inferences_per_s"]) if mark_knee else None
-        if knee is not None:
-            y = g.loc[g["batch_size"] == knee, column].iloc[0] / scale
-            ax.plot([knee], [y], marker="*", markersize=16, color=line.get_color(), linestyle="none")
-            ax.annotate(f"knee: batch {knee}", (knee, y), textcoords="offset points", xytext=(6, -14), fontsize=8)
-    batches = sorted(capacity["batch_size"].unique())
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(batches, [str(b) for b in batches])
-    ax.minorticks_off()
-    return finished(fig, ax, "batch size", ylabel)
 
 
 def _latency_scale(frame: pd.DataFrame, column: str) -> tuple[str, float]:
@@ -55,16 +36,12 @@ def _latency_scale(frame: pd.DataFrame, column: str) -> tuple[str, float]:
 def throughput_vs_latency(capacity: pd.DataFrame) -> bytes:
     fig, ax = new_figure()
     unit, scale = _latency_scale(capacity, "p95_ms")
-    for label, g in _series(capacity):
+    for label, g in series(capacity):
         ax.plot(g["p95_ms"] / scale, g["inferences_per_s"], marker="o", label=label)
         for _, row in g.iterrows():
             ax.annotate(f"b{row['batch_size']}", (row["p95_ms"] / scale, row["inferences_per_s"]), fontsize=7,
                         textcoords="offset points", xytext=(4, 4))
     return finished(fig, ax, f"p95 latency ({unit})", "inferences/s")
-
-
-def _point_label(row) -> str:
-    return f"{series_label(row)} b{row['batch_size']}" + ("" if row["load"] == "closed" else f" {row['load_point']}")
 
 
 def latency_distribution(chosen: pd.DataFrame) -> bytes:
@@ -74,7 +51,7 @@ def latency_distribution(chosen: pd.DataFrame) -> bytes:
     Every chosen point must have latencies (see report.chosen_points)."""
     fig, ax = new_figure()
     x = 1.0 / (1.0 - PERCENTILES / 100.0)
-    curves = [(_point_label(row),
+    curves = [(point_label(row),
                np.array([row["result"].judged_histogram.get_value_at_percentile(p) for p in PERCENTILES], dtype=float))
               for _, row in chosen.iterrows()]
     unit, scale = duration_unit(max(float(ns.max()) for _, ns in curves))
@@ -107,7 +84,7 @@ def throughput_over_time(chosen: pd.DataFrame) -> bytes:
     for _, row in chosen.iterrows():
         r = row["result"]
         t, rate = throughput_timeline(r.completions, r.window_s, row["batch_size"])
-        ax.plot(t, rate, marker=".", label=_point_label(row))
+        ax.plot(t, rate, marker=".", label=point_label(row))
     ax.set_ylim(bottom=0)
     return finished(fig, ax, f"time since measuring began (s; about {MIN_COMPLETIONS} requests a point)",
                      "inferences/s")
@@ -122,16 +99,22 @@ def figures(frame: pd.DataFrame, chosen: pd.DataFrame) -> list[tuple[str, str, b
         out += [("throughput_vs_latency", "Throughput against p95 latency (each point a batch size)",
                  throughput_vs_latency(capacity)),
                 ("throughput_vs_batch", "Throughput against batch size, knee marked",
-                 _per_batch(capacity, "inferences_per_s", "inferences/s", mark_knee=True)),
+                 per_batch(capacity, {"inferences_per_s": ""}, "inferences/s", mark_knee=True)),
                 ("latency_vs_batch", "p95 latency against batch size",
-                 _per_batch(capacity, "p95_ms", f"p95 latency ({unit})", scale=scale))]
+                 per_batch(capacity, {"p95_ms": ""}, f"p95 latency ({unit})", scale=scale))]
         if capacity["cost_per_million"].notna().any():
             out.append(("cost_vs_batch", "Cost per million inferences against batch size (priced as in the table)",
-                        _per_batch(capacity, "cost_per_million", "$ per million inferences")))
+                        per_batch(capacity, {"cost_per_million": ""}, "$ per million inferences")))
+        out += resource_figures(capacity)
     load = load_figure(frame)
     if load.curves:
         out.append(("latency_vs_load", f"Latency against offered load: response {load.percentile_label} at each "
-                    "offered rate (open loop), closed-loop points at 100% load", latency_vs_load(load)))
+                    "offered rate (fixed batches in an open loop, and dynamic batchers), closed-loop points at 100% "
+                    "load", latency_vs_load(load)))
+    distributions = batch_distributions(frame)
+    if distributions:
+        out.append(("batch_sizes", "Batch sizes the dynamic batcher formed: the share of batches of each size "
+                    "(items) at each dynamic-batching point", batch_size_distribution(distributions)))
     if not chosen.empty:
         out += [("latency_distribution", "Latency percentile distribution of the chosen points",
                  latency_distribution(chosen)),

@@ -19,6 +19,7 @@ from infermeter.backends.neuronx import NeuronxOptions
 from infermeter.precisions import PRECISIONS
 from infermeter.options import BY_NAME, SWEEP, Option, check_value, for_front, normalise
 from infermeter.sla import parse_sla
+from infermeter.sweep.load import BATCHER_AXES, ModelLoad, load_problems, model_load
 
 Precision = Literal[PRECISIONS]
 
@@ -90,8 +91,9 @@ class _Strict(BaseModel):
 class _ModelBase(_Strict):
     """One model of a sweep: a zoo name (tv:/hf: included) or a TorchScript
     file, with the values of its own options to sweep over, and its own
-    values of the sweep's axes (batch_sizes, threads, runners, rates, ...) and
-    find_rate, replacing the sweep's for it."""
+    values of the sweep's axes (batch_sizes, threads, runners, rates,
+    max_batches, ...), load and find_rate, replacing the sweep's for it (how
+    the load keys combine: sweep/load.py)."""
 
     name: str
     seq_len: Annotated[list[Annotated[int, Field(gt=0, strict=True)]], BeforeValidator(_as_list),
@@ -112,10 +114,6 @@ class _ModelBase(_Strict):
     @property
     def is_file(self) -> bool:
         return self.name.endswith(MODEL_FILE_SUFFIXES)
-
-    @property
-    def sets_load(self) -> bool:
-        return self.rates is not None or self.find_rate is not None
 
     def axis(self, key: str) -> list | None:
         """This model's own values of the sweep axis `key`; None: the sweep's."""
@@ -139,7 +137,7 @@ class _ModelBase(_Strict):
 
 
 ModelConfig = create_model("ModelConfig", __base__=_ModelBase,
-                           **{key: (OPTION_FIELDS[key][0], None) for key in AXES})
+                           **{key: (OPTION_FIELDS[key][0], None) for key in (*AXES, "load")})
 
 
 class _SweepBase(_Strict):
@@ -166,18 +164,19 @@ class _SweepBase(_Strict):
                 and not (getattr(self, key) is None and _derived(BY_NAME[key]))}
 
     def axis_of(self, m, key: str) -> list | None:
-        """The values of axis `key` for model `m`: its own, else the sweep's.
-        The load axes (rates, find_rate) go together: a model giving either
-        replaces both."""
+        """The values of axis `key` for model `m`: its own, else the sweep's;
+        rates as its load has them, and the batcher's axes only under
+        dynamic batching (None: the axis does not apply)."""
         if key == "rates":
-            return m.rates if m.sets_load else self.rates
+            return self.load_of(m).rates
+        if key in BATCHER_AXES and not self.load_of(m).batching:
+            return None
         own = m.axis(key)
         return own if own is not None else getattr(self, key)
 
-    def load_of(self, m) -> tuple[list[float] | None, bool]:
-        """The rates and find_rate that apply to model `m`: its own when it
-        gives either, else the sweep's."""
-        return (m.rates, bool(m.find_rate)) if m.sets_load else (self.rates, self.find_rate)
+    def load_of(self, m) -> ModelLoad:
+        """The load, rates and find_rate that apply to model `m` (sweep/load.py)."""
+        return model_load(self, m)
 
     @property
     def step_duration(self) -> float:
@@ -192,41 +191,12 @@ class _SweepBase(_Strict):
 
     @model_validator(mode="after")
     def _load_is_complete(self):
-        problems = []
-        is_open = self.load == "open"
-
-        def check(rates, find, where: tuple) -> None:
-            if rates is not None and find:
-                problems.append((where + ("rates",), "rates and find_rate: true are both given: give rates to measure "
-                                                     "those, or find_rate to search the highest rate meeting the sla"))
-            elif not is_open and rates is not None:
-                problems.append((where + ("rates",), "rates are open-loop arrival rates: they need load: open"))
-            elif not is_open and find:
-                problems.append((where + ("find_rate",), "find_rate searches open-loop rates: it needs load: open"))
-            elif find and self.sla is None:
-                problems.append((where + ("find_rate",), "find_rate needs the sweep's sla (e.g. sla: p99<15ms): it "
-                                                         "searches the highest rate meeting it"))
-            elif find and self.ci is not None:
-                problems.append((("ci",), "find_rate chooses the length of each of its runs: ci applies to closed-loop "
-                                          "and rates points only"))
-
-        check(self.rates, self.find_rate, ())
-        for i, m in enumerate(self.models):
-            if m.sets_load:
-                check(*self.load_of(m), ("models", i))
-        if is_open:
-            unloaded = [i for i, m in enumerate(self.models) if self.load_of(m) == (None, False)]
-            if unloaded and self.rates is None and not self.find_rate:
-                problems.append((("load",), "open needs rates (requests/s) or find_rate: true, for the sweep or for "
-                                            "each model"))
-            else:
-                problems += [(("models", i), "with load: open, this model needs rates or find_rate: true")
-                             for i in unloaded]
+        problems = load_problems(self)
         if problems:
             # Raised whole so that each problem keeps its own key (`models[1].rates`), as field errors do.
             raise ValidationError.from_exception_data("SweepConfig", [
                 InitErrorDetails(type=PydanticCustomError("sweep_load", message), loc=loc, input=None)
-                for loc, message in dict(problems).items()])
+                for loc, message in problems.items()])
         return self
 
     @model_validator(mode="after")
@@ -236,9 +206,16 @@ class _SweepBase(_Strict):
         point fails on an option after its export (a find_rate step's rate and
         length are the search's, checked when it runs)."""
         given = {k: v for k, v in self.given_options().items() if k not in ("find_rate", "sla", "rate_precision")}
-        runs = {tuple(sorted(((AXES[key], v) for key, v in combo), key=str))
-                for m in self.models if not self.load_of(m)[1]
-                for combo in _axis_combinations(self, m, skip=("batch_sizes", "runners"))}
+        runs = set()
+        for m in self.models:
+            load = self.load_of(m)
+            if load.find_rate:
+                continue
+            # Batch sizes concern the engine's checks only under dynamic batching: a request must fit in max_batch.
+            skip = ("runners",) if load.batching else ("batch_sizes", "runners")
+            own = (("load", m.load),) if m.load else ()
+            runs |= {tuple(sorted([*((AXES[key], v) for key, v in combo), *own], key=str))
+                     for combo in _axis_combinations(self, m, skip=skip)}
         for run in sorted(runs, key=str):
             try:
                 normalise(given | dict(run))

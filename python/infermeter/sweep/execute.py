@@ -57,8 +57,11 @@ class OutOfMemoryTracker:
 
 
 def _label(record: dict) -> str:
+    """The progress line's account of a finished point: what it was, with
+    its load settings, and what it measured."""
     p = record["point"]
-    load = Point.from_dict(p).load_label
+    point = Point.from_dict(p)
+    load = point.load_label + (f" ({point.batcher_label})" if point.dynamic_batching else "")
     head = f"{Path(p['model']).name} b{p['batch_size']} t{p['threads']} {p['precision']}" + (
         "" if load == "closed" else f" {load}")
     if record["status"] != "ok":

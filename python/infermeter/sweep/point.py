@@ -1,7 +1,8 @@
 """Measures one point of a sweep and turns any outcome into a record: a
 result, an out-of-memory, or a failure with its message. A point runs in a
-closed loop, in an open loop at its rate, or as a search for the highest rate
-meeting the sweep's SLA."""
+closed loop, with requests arriving at its rate (straight to the threads, or
+to a dynamic batcher), or as a search for the highest such rate meeting the
+sweep's SLA."""
 
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ def _result_doc(config: SweepConfig, point: Point, path: Path) -> dict:
     options = given | point.options() | {"calibrate": False}
     backend = config.backend_config()
     if point.find_rate:
-        # Each step measures at least the sweep's duration, longer when its percentile needs more samples.
+        # Each step measures at least the sweep's duration, longer when its percentile needs more samples;
+        # the point's load (open or dynamic-batching) is among its options.
         search = find_rate(path, sla=config.sla, precision=config.rate_precision, min_step_s=config.step_duration,
                            backend=backend, **{k: v for k, v in options.items() if k not in STEP_OPTIONS})
         shown = search.best or min(search.steps, key=lambda s: s.offered_rate_per_s)

@@ -33,6 +33,15 @@ Recorded recorded(int64_t requests, int64_t last_completion_ns, int64_t stopped_
   return r;
 }
 
+// An open loop's next arrival: one request, let go when it is due.
+std::optional<int64_t> next_due(LoadGenerator& load, const std::atomic<bool>& stopping) {
+  const auto d = load.next(stopping);
+  if (!d) return std::nullopt;
+  REQUIRE(d->requests == 1);
+  REQUIRE(d->due_ns(0) == d->event_ns);
+  return d->event_ns;
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------- OpenLoop
@@ -48,9 +57,9 @@ TEST_CASE("open loop, constant: each arrival is due at start + k * spacing, in o
   load.start(start);
 
   std::vector<int64_t> dues;
-  std::vector<int64_t> late;  // when next_due returned, less the due time
+  std::vector<int64_t> late;  // when next() returned, less the due time
   for (;;) {
-    const auto due = load.next_due(stopping);
+    const auto due = next_due(load, stopping);
     const int64_t returned = now_ns();
     if (!due) break;
     dues.push_back(*due);
@@ -66,8 +75,8 @@ TEST_CASE("open loop, constant: each arrival is due at start + k * spacing, in o
   for (const int64_t l : late) early += l < 0 ? 1 : 0;
   CHECK(early == 0);
   // Exhausted: it stays so.
-  CHECK_FALSE(load.next_due(stopping).has_value());
-  CHECK_FALSE(load.next_due(stopping).has_value());
+  CHECK_FALSE(next_due(load, stopping).has_value());
+  CHECK_FALSE(next_due(load, stopping).has_value());
 
   const json d = load.describe(recorded(100, kHorizon, kHorizon));
   CHECK(d["scheduled"] == 100);
@@ -80,7 +89,7 @@ TEST_CASE("open loop: the request cap limits the schedule to max_requests arriva
   const int64_t start = now_ns();
   load.start(start);
   std::vector<int64_t> dues;
-  while (const auto due = load.next_due(stopping)) {
+  while (const auto due = next_due(load, stopping)) {
     dues.push_back(*due);
     if (dues.size() > 100) break;
   }
@@ -95,8 +104,8 @@ TEST_CASE("open loop: a stop already asked for hands out nothing, without waitin
   std::atomic<bool> stopping{true};
   load.start(now_ns());
   const auto before = std::chrono::steady_clock::now();
-  CHECK_FALSE(load.next_due(stopping).has_value());  // even the first, due at once
-  CHECK_FALSE(load.next_due(stopping).has_value());
+  CHECK_FALSE(next_due(load, stopping).has_value());  // even the first, due at once
+  CHECK_FALSE(next_due(load, stopping).has_value());
   CHECK(std::chrono::steady_clock::now() - before < std::chrono::milliseconds(200));
 }
 
@@ -106,7 +115,7 @@ TEST_CASE("open loop: a stop asked for while waiting ends the wait with no arriv
   std::atomic<bool> stopping{false};
   const int64_t start = now_ns();
   load.start(start);
-  const auto first = load.next_due(stopping);
+  const auto first = next_due(load, stopping);
   REQUIRE(first.has_value());
   CHECK(*first == start);
   std::thread stopper([&] {
@@ -114,7 +123,7 @@ TEST_CASE("open loop: a stop asked for while waiting ends the wait with no arriv
     stopping = true;
   });
   const auto before = std::chrono::steady_clock::now();
-  const auto second = load.next_due(stopping);
+  const auto second = next_due(load, stopping);
   const auto waited = std::chrono::steady_clock::now() - before;
   stopper.join();
   CHECK_FALSE(second.has_value());
@@ -225,7 +234,7 @@ TEST_CASE("open loop, poisson: a seeded schedule of about rate * horizon arrival
   a.start(start);
   int64_t previous = start;
   int64_t handed = 0, out_of_order = 0;
-  while (const auto due = a.next_due(stopping)) {
+  while (const auto due = next_due(a, stopping)) {
     out_of_order += (handed == 0 ? *due <= previous : *due < previous) ? 1 : 0;
     previous = *due;
     ++handed;
@@ -240,11 +249,12 @@ TEST_CASE("open loop, poisson: a seeded schedule of about rate * horizon arrival
 TEST_CASE("closed loop: nothing is scheduled, its rate is the workers' rate sum, its section says closed") {
   ClosedLoop load;
   std::atomic<bool> stopping{false};
-  const auto due = load.next_due(stopping);
-  REQUIRE(due.has_value());
-  CHECK(*due == 0);
+  const auto dispatch = load.next(stopping);
+  REQUIRE(dispatch.has_value());
+  CHECK(dispatch->requests == 1);
+  CHECK(dispatch->offsets_ns == nullptr);  // nothing scheduled
   stopping = true;
-  CHECK(load.next_due(stopping).has_value());  // the stop is the rule's business, not the closed loop's
+  CHECK(load.next(stopping).has_value());  // the stop is the rule's business, not the closed loop's
   CHECK_FALSE(load.schedules_ahead());
   Recorded r = recorded(1000, 2'000'000'000, 2'000'000'000);  // would be 500/s by count over span
   r.worker_rate_sum_per_s = 612.5;
@@ -255,11 +265,11 @@ TEST_CASE("closed loop: nothing is scheduled, its rate is the workers' rate sum,
 
 // ------------------------------------------------------------------- Registry
 
-TEST_CASE("load registry: closed first (the default), then open; unknown names are refused naming the known") {
-  CHECK(load_names() == std::vector<std::string>{"closed", "open"});
+TEST_CASE("load registry: closed first (the default), then open and dynamic-batching; unknown names are refused naming the known") {
+  CHECK(load_names() == std::vector<std::string>{"closed", "open", "dynamic-batching"});
   CHECK(load_kind("closed").name == "closed");
   CHECK(load_kind("open").name == "open");
-  CHECK_THROWS_WITH_AS(load_kind("half-open"), "unknown load 'half-open' (known: closed, open)", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(load_kind("half-open"), "unknown load 'half-open' (known: closed, open, dynamic-batching)", std::invalid_argument);
   CHECK_THROWS_AS(load_kind(""), std::invalid_argument);
 }
 

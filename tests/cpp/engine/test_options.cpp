@@ -111,8 +111,8 @@ TEST_CASE("check_option_value: wrong types, choices, patterns and none are refus
   CHECK(value_error("threads", 2.5) == "threads expects an integer, got 2.5");
   CHECK(value_error("duration", "5") == "duration expects a number, got '5'");
   CHECK(value_error("calibrate", 1) == "calibrate expects true or false, got 1");
-  CHECK(value_error("load", 3) == "load expects one of closed, open, got 3");
-  CHECK(value_error("load", "half-open") == "load must be one of closed, open, got 'half-open'");
+  CHECK(value_error("load", 3) == "load expects one of closed, open, dynamic-batching, got 3");
+  CHECK(value_error("load", "half-open") == "load must be one of closed, open, dynamic-batching, got 'half-open'");
   CHECK(value_error("arrival", "uniform") == "arrival must be one of poisson, constant, got 'uniform'");
   CHECK(value_error("replicas", "one") == "replicas must be one of per-thread, shared, per-thread-load, got 'one'");
   CHECK(value_error("device", "gpu") == "device must be cpu or cuda:N, got 'gpu'");

@@ -52,12 +52,14 @@ TEST_CASE("recorder: scheduled ahead, response and queue wait run from the sched
   RequestTiming a;
   a.ready_ns = kStart + 0;
   a.scheduled_ns = kStart + 100;
+  a.event_ns = a.scheduled_ns;  // an open loop lets a request go when it is due
   a.issued_ns = kStart + 400;
   a.completed_ns = kStart + 1400;
   // Due at 500, the worker free only at 600, issued at 650, done at 1650.
   RequestTiming b;
   b.ready_ns = kStart + 600;
   b.scheduled_ns = kStart + 500;
+  b.event_ns = b.scheduled_ns;
   b.issued_ns = kStart + 650;
   b.completed_ns = kStart + 1650;
   r.record(a, kStart, true);

@@ -212,6 +212,10 @@ TEST_CASE("build_result: the config section states every engine option, null whe
                          {"load", "closed"},
                          {"rate_per_s", nullptr},  // open loop only
                          {"arrival", nullptr},
+                         {"max_batch", nullptr},  // dynamic batching only
+                         {"max_queue_delay_s", nullptr},
+                         {"preferred_batches", nullptr},
+                         {"capture_batches", nullptr},
                          {"seed", 0},
                          {"warmup_s", 1.0},
                          {"warmup_min_requests", 2},
@@ -222,6 +226,7 @@ TEST_CASE("build_result: the config section states every engine option, null whe
                          {"min_duration_s", nullptr},
                          {"window_s", 0.1},
                          {"calibrate", true},
+                         {"trace", nullptr},
                          {"explicit_inputs", false}};
   CHECK(r.doc["config"] == expected);
 }
