@@ -12,10 +12,13 @@
 #include <optional>
 #include <stdexcept>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "infermeter/errors.h"
 #include "export_facts.h"
 #include "model_inputs.h"
+#include "sha256.h"
 #include "tensor_bytes.h"
 
 namespace infermeter {
@@ -35,6 +38,8 @@ struct PackageFacts {
   std::string device_key;  // AOTI_DEVICE_KEY: "cpu", "cuda", ...; empty if absent
   std::string input_spec;
   std::string export_info;
+  // Each native library in the package (the code loading it runs) and its SHA-256.
+  std::vector<std::pair<std::string, std::string>> libraries;
 };
 
 std::string record_text(caffe2::serialize::PyTorchStreamReader& reader, const std::string& name) {
@@ -57,6 +62,10 @@ PackageFacts read_package_facts(const std::string& path) {
       } else if (metadata.empty() && name.starts_with(kModelDir) && name.ends_with("_metadata.json")) {
         metadata = record_text(reader, name);
       }
+      if (name.ends_with(".so")) {
+        auto [data, size] = reader.getRecord(name);
+        facts.libraries.emplace_back(name, sha256_hex(data.get(), size));
+      }
     }
   } catch (const std::exception& e) {
     throw EngineError("cannot read '" + path + "' as an AOTInductor package (a .pt2 zip archive): " +
@@ -74,18 +83,51 @@ PackageFacts read_package_facts(const std::string& path) {
   return facts;
 }
 
-std::shared_ptr<Loader> load_package(const std::string& path, size_t runners, const c10::Device& device) {
+// Loading a package dlopens its libraries, which runs their code: unless the
+// user vouches for the package, every library must be one infermeter's export
+// recorded (its digest in the export facts, which the export computed from
+// the compiled package). std::invalid_argument naming what is not.
+void require_trusted(const PackageFacts& facts, const std::string& path) {
+  const auto info = nlohmann::json::parse(facts.export_info.empty() ? "null" : facts.export_info, nullptr, false);
+  const nlohmann::json recorded =
+      info.is_object() && info.contains("native_libraries") ? info.at("native_libraries") : nlohmann::json(nullptr);
+  std::string why;
+  if (!recorded.is_object()) {
+    why = "it was not exported by infermeter (it records no digests of its native libraries)";
+  } else {
+    for (const auto& [name, digest] : facts.libraries) {
+      const bool matches = recorded.contains(name) && recorded.at(name) == digest;
+      if (!matches) {
+        why = "its native library " + name + " is not the one infermeter's export recorded (its SHA-256 differs, "
+              "or it was added)";
+        break;
+      }
+    }
+  }
+  if (!why.empty())
+    throw std::invalid_argument("AOTInductor package '" + path + "' will not be loaded: " + why +
+                                ". Loading a .pt2 runs the native code inside it; if you trust its source, "
+                                "give --trust (trust=True)");
+}
+
+std::shared_ptr<Loader> load_package(const std::string& path, size_t runners, const c10::Device& device,
+                                     AotiEntry entry) {
   // One load at a time: torch's loader is not safe to construct from several
   // threads at once (seen on torch 2.11: concurrent loads read empty metadata,
   // "No device information found"), and per-thread workers load side by side.
   static std::mutex loading;
   std::lock_guard lock(loading);
   try {
-    // run_single_threaded stays false: a shared loader is entered by several
-    // workers at once, and for a per-worker loader the container's lock is
-    // uncontended.
-    return std::make_shared<Loader>(path, kModelName, /*run_single_threaded=*/false, runners,
-                                    device.is_cuda() ? device.index() : c10::DeviceIndex(-1));
+    // The container's default run ends by recording an event, and a later run
+    // first queries the events of earlier ones (model_container.h,
+    // reclaim_finished_models): after a capture that event was recorded in a
+    // capturing stream, which CUDA refuses to query, so a replica's second
+    // captured size failed ("The model did not finish successfully", H100).
+    // The single-threaded run records no event: torch's own route for CUDA
+    // graphs (pytorch #148601). A shared loader entered by several workers at
+    // once keeps the default run.
+    return std::make_shared<Loader>(path, kModelName, /*run_single_threaded=*/entry == AotiEntry::kCaptured,
+                                    runners, device.is_cuda() ? device.index() : c10::DeviceIndex(-1));
   } catch (const std::exception& e) {
     throw_engine_error(e, "cannot load AOTInductor package '" + path + "': " + short_message(e));
   }
@@ -167,10 +209,15 @@ void check_explicit_inputs(const std::vector<ExplicitInput>& inputs, const std::
 
 class AotiRunner : public ModelRunner {
  public:
-  AotiRunner(const RunConfig& config, const c10::Device& device)
-      : path_(config.model_path), device_(device), per_thread_(config.replicas != "shared") {
+  AotiRunner(const RunConfig& config, const c10::Device& device, AotiEntry entry)
+      : path_(config.model_path), device_(device), per_thread_(config.replicas != "shared"), entry_(entry) {
+    if (entry_ == AotiEntry::kCaptured && !per_thread_ && config.threads > 1)
+      throw std::invalid_argument("runner " + config.runner + " captures each worker's runs of the package in CUDA "
+                                  "graphs, which needs a container per worker: use replicas per-thread (the default), "
+                                  "or runner aoti to share one");
     if (!std::filesystem::exists(path_)) throw EngineError("model file not found: '" + path_ + "'");
     const PackageFacts facts = read_package_facts(path_);
+    if (!config.trust) require_trusted(facts, path_);
     const std::string wanted = c10::DeviceTypeName(device_.type(), /*lower_case=*/true);
     if (!facts.device_key.empty() && facts.device_key != wanted)
       throw std::invalid_argument("AOTInductor package '" + path_ + "' was compiled for " + facts.device_key +
@@ -181,6 +228,7 @@ class AotiRunner : public ModelRunner {
     // before the loader copies the weights to the device.
     inputs_.emplace(config.inputs, facts.input_spec, config.batch_size, config.seed, device_, path_);
     description_ = {{"path", path_},
+                    {"sha256", sha256_of_file(path_)},
                     {"format", "aoti"},
                     {"runner", config.runner},
                     {"inputs", inputs_->describe()}};
@@ -189,12 +237,12 @@ class AotiRunner : public ModelRunner {
     // run concurrently on one copy of the weights. Per thread: worker 0 uses
     // this loader and every other worker loads its own (make_replica).
     const size_t runners = per_thread_ ? 1 : static_cast<size_t>(std::max(config.threads, 1));
-    primary_ = load_package(path_, runners, device_);
+    primary_ = load_package(path_, runners, device_, entry_);
     weights_bytes_ = constants_bytes(*primary_);
   }
 
   std::unique_ptr<Replica> make_replica(int worker) override {
-    auto loader = (per_thread_ && worker > 0) ? load_package(path_, 1, device_) : primary_;
+    auto loader = (per_thread_ && worker > 0) ? load_package(path_, 1, device_, entry_) : primary_;
     std::vector<at::Tensor> tensors;
     for (const auto& value : inputs_->for_worker(worker)) tensors.push_back(value.toTensor());
     std::vector<std::vector<at::Tensor>> by_size;
@@ -227,6 +275,7 @@ class AotiRunner : public ModelRunner {
   std::string path_;
   c10::Device device_;
   bool per_thread_;
+  AotiEntry entry_;
   std::optional<ModelInputs> inputs_;
   std::shared_ptr<Loader> primary_;
   int64_t weights_bytes_ = 0;
@@ -245,8 +294,8 @@ bool is_aoti_package(const std::string& path) noexcept {
   return false;
 }
 
-std::unique_ptr<ModelRunner> make_aoti_runner(const RunConfig& config, const c10::Device& device) {
-  return std::make_unique<AotiRunner>(config, device);
+std::unique_ptr<ModelRunner> make_aoti_runner(const RunConfig& config, const c10::Device& device, AotiEntry entry) {
+  return std::make_unique<AotiRunner>(config, device, entry);
 }
 
 }  // namespace infermeter

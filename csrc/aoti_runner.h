@@ -12,10 +12,18 @@
 
 namespace infermeter {
 
+// How workers enter the package's run: concurrently (the aoti runner), or
+// each its own container, run eagerly and captured in CUDA graphs (aoti-graph:
+// torch's single-threaded run, which records no completion event to query).
+enum class AotiEntry { kConcurrent, kCaptured };
+
 // Opens config.model_path as an AOTInductor package for `device`. A package
-// compiled for another device type is std::invalid_argument; a missing or
-// unreadable package, or one the loader rejects, is EngineError naming the path.
-std::unique_ptr<ModelRunner> make_aoti_runner(const RunConfig& config, const c10::Device& device);
+// compiled for another device type is std::invalid_argument, and so is one
+// infermeter did not export (or whose native libraries changed) unless
+// config.trust; a missing or unreadable package, or one the loader rejects,
+// is EngineError naming the path.
+std::unique_ptr<ModelRunner> make_aoti_runner(const RunConfig& config, const c10::Device& device,
+                                              AotiEntry entry = AotiEntry::kConcurrent);
 
 // Whether `path` is a zip holding an AOTInductor model, for the other runners'
 // errors; false for anything unreadable.

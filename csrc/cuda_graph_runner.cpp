@@ -215,7 +215,7 @@ std::unique_ptr<ModelRunner> make_cuda_graph_runner(const RunConfig& config, con
 
 std::unique_ptr<ModelRunner> make_aoti_graph_runner(const RunConfig& config, const c10::Device& device) {
   if (const auto why = graphs_unavailable("aoti-graph", device)) throw std::invalid_argument(*why);
-  return std::make_unique<CudaGraphRunner>(make_aoti_runner(config, device), device,
+  return std::make_unique<CudaGraphRunner>(make_aoti_runner(config, device, AotiEntry::kCaptured), device,
                                            Capture{cudaStreamCaptureModeRelaxed, "aoti"}, "aoti-graph");
 }
 

@@ -104,6 +104,11 @@ std::vector<OptionSpec> build_table() {
        .metavar = "MODE", .default_value = "per-thread",
        .choices = [] { return std::vector<std::string>{"per-thread", "shared", "per-thread-load"}; },
        .field = field(&RunConfig::replicas)});
+  add({.name = "trust", .type = OptionType::kFlag, .group = "model",
+       .help = "load an AOTInductor package that infermeter did not export, or whose native libraries changed "
+               "since: a .pt2 holds native code that runs when it is loaded, so give this only for a package "
+               "from a source you trust (TorchScript files hold no native code and need no trust)",
+       .default_value = false, .field = field(&RunConfig::trust)});
   add({.name = "intra_op_threads", .type = OptionType::kInt, .group = "model",
        .help = "torch's intra-op threads per client thread", .metavar = "N", .nullable = true,
        .default_text = "cores / threads, at least 1", .min = 1, .max = 1024,

@@ -21,7 +21,7 @@ const std::vector<std::pair<std::string, Factory>>& factories() {
       {"torchscript",
        [](const RunConfig& c, const c10::Device& d) { return std::make_unique<TorchScriptRunner>(c, d); }},
       {"cuda-graph", make_cuda_graph_runner},
-      {"aoti", make_aoti_runner},
+      {"aoti", [](const RunConfig& c, const c10::Device& d) { return make_aoti_runner(c, d); }},
       {"aoti-graph", make_aoti_graph_runner},
   };
   return known;

@@ -8,6 +8,7 @@
 #include "aoti_runner.h"
 #include "infermeter/errors.h"
 #include "export_facts.h"
+#include "sha256.h"
 #include "tensor_bytes.h"
 
 namespace infermeter {
@@ -67,7 +68,8 @@ TorchScriptRunner::TorchScriptRunner(const RunConfig& config, const c10::Device&
   if (!module_.find_method("forward")) throw EngineError("TorchScript model '" + path + "' has no forward method");
   inputs_.emplace(config.inputs, extra[kInputSpecFile], config.batch_size, config.seed, device_, path);
   weights_bytes_ = module_bytes(module_);
-  description_ = {{"path", path}, {"format", "torchscript"}, {"inputs", inputs_->describe()}};
+  description_ = {{"path", path}, {"sha256", sha256_of_file(path)}, {"format", "torchscript"},
+                  {"inputs", inputs_->describe()}};
   add_export_facts(description_, extra[kExportInfoFile]);
 }
 

@@ -5,6 +5,7 @@ package, where LibTorch's PyTorchStreamReader finds them as
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import time
@@ -70,13 +71,25 @@ def compile_package(program, folder: Path, inductor_options: dict, device: torch
     compiler = str(torch._inductor.config.cpp.cxx[-1] or "c++")
     key = compile_cache.package_key(program, inductor_options, device, compiler) if use_cache else None
     if key and (hit := compile_cache.lookup(key)):
-        return hit.path, {"compiler": hit.compiler, "compile_s": hit.compile_s, "compile_cache": "hit"}
+        return hit.path, {"compiler": hit.compiler, "compile_s": hit.compile_s, "compile_cache": "hit",
+                          "native_libraries": native_library_digests(hit.path)}
     started = time.perf_counter()
     path, compiler = _compiled(program, folder / "compiled.pt2", inductor_options, compiler)
     compile_s = round(time.perf_counter() - started, 3)
     if key:
         compile_cache.store(key, path, compile_s, compiler)
-    return path, {"compiler": compiler, "compile_s": compile_s, "compile_cache": "miss" if key else "off"}
+    return path, {"compiler": compiler, "compile_s": compile_s, "compile_cache": "miss" if key else "off",
+                  "native_libraries": native_library_digests(path)}
+
+
+def native_library_digests(package: Path) -> dict[str, str]:
+    """The SHA-256 of each native library in the package, by its record name
+    as the engine's reader lists it. Loading a package runs these libraries'
+    code, so the engine loads one without --trust only when every library's
+    digest is one recorded here, at export (csrc/aoti_runner.cpp)."""
+    reader = torch._C.PyTorchFileReader(str(package))
+    return {name: hashlib.sha256(bytes(reader.get_record(name))).hexdigest()
+            for name in reader.get_all_records() if name.endswith(".so")}
 
 
 def _compiled(program, path: Path, inductor_options: dict, compiler: str) -> tuple[Path, str]:

@@ -33,6 +33,7 @@ struct RunConfig {
   std::optional<int64_t> batch_size;  // unset: the model's fixed batch, else 1
   int threads = 0;
   std::string replicas;
+  bool trust = false;  // load an AOTInductor package infermeter did not export
   std::optional<int> intra_op_threads;  // unset: cores / threads
   double warmup_s = 0;
   int64_t warmup_min_requests = 0;

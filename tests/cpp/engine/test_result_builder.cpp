@@ -208,6 +208,7 @@ TEST_CASE("build_result: the config section states every engine option, null whe
                          {"batch_size", 4},  // the run's batch, not the unset option
                          {"threads", 1},
                          {"replicas", "per-thread"},
+                         {"trust", false},
                          {"intra_op_threads", 1},  // the run's
                          {"load", "closed"},
                          {"rate_per_s", nullptr},  // open loop only
