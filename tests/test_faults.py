@@ -15,6 +15,7 @@ import errno
 import importlib.util
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -27,6 +28,8 @@ import pytest
 import torch
 
 from tqdm import tqdm
+
+from file_limits import file_size_limit
 
 from infermeter import EngineError, benchmark, save_torchscript
 from infermeter.backends import BackendUnavailable
@@ -527,20 +530,6 @@ def test_sigkill_then_resume(children, capsys):
 
 # -------------------------------------------------------------- disk full
 
-@contextlib.contextmanager
-def file_size_limit(size: int):
-    """Files of this process may grow no further than `size` bytes: a write
-    beyond fails with EFBIG, as one on a full disk fails with ENOSPC."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        signal.signal(signal.SIGXFSZ, handler)
-
-
 @row("disk full while writing results", "Python API (ResultsFile)",
      "ResultsWriteError (an OSError) naming the file, the point and ENOSPC / EFBIG; no torn record",
      "message, errno, earlier bytes intact")
@@ -657,6 +646,102 @@ def test_two_sweeps_on_one_folder(models, capsys, tmp_path):
         holder.wait()
     outcome = run_sweep(load_config(config_path), out, progress=False)
     assert outcome.statuses["ok"] == outcome.total > 0
+
+
+# ------------------------------------------------------- malformed results
+
+def malformed_results(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """One of each malformed input, with the words its error starts with:
+    each beside a good sweep folder, so that the good records are read first."""
+    good = synthetic_record("m", 1, 1, None, 10.0, [1.0])
+    bad_lines = {"missing-key": {k: v for k, v in good.items() if k != "point"},
+                 "wrong-type": good | {"point": good["point"] | {"threads": "one"}},
+                 "other-schema": good | {"result": good["result"] | {"schema": "elsewhere/1"}}}
+    made = {}
+    for name, record in bad_lines.items():
+        path = write_records(tmp_path / name, [synthetic_record("m", 2, 1, None, 10.0, [1.0]), record])
+        made[name] = (path, f"{path}, line 2: not a valid sweep record")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "results.jsonl").write_bytes(b"")
+    made["empty"] = (tmp_path / "empty", f"{tmp_path / 'empty' / 'results.jsonl'}: empty results file")
+    (tmp_path / "bare").mkdir()
+    made["bare"] = (tmp_path / "bare", f"no sweep results at {tmp_path / 'bare'}: a folder without a results file")
+    (tmp_path / "run.json").write_text(json.dumps(good["result"], indent=2))
+    made["run"] = (tmp_path / "run.json", f"{tmp_path / 'run.json'}: one run's result")
+    return made
+
+
+@row("malformed results (empty file, folder without one, record of another schema, key missing, wrong type, "
+     "a run's .json)", "Python API (load_results, merge), CLI report, compare, recommend, merge",
+     "ValueError naming the file and line; exit 2; with skip_bad / --skip-bad left out, and how many and where said",
+     "message, exit code, no traceback, nothing written, skip note")
+def test_malformed_results(capsys, tmp_path):
+    from infermeter import load_results
+    from infermeter.sweep.store import SkippedRecords
+
+    good = write_records(tmp_path / "good", [synthetic_record("g", b, 1, None, 10.0 * b, [1.0]) for b in (1, 2, 4)]).parent
+    cases = malformed_results(tmp_path / "bad")
+    for bad, words in cases.values():
+        with pytest.raises(ValueError) as caught:
+            load_results(good, bad)
+        assert str(caught.value).startswith(words)
+        with pytest.raises(ValueError, match="^" + re.escape(words)):
+            merge([good, bad], tmp_path / "merged")
+        for args in (["report", good, bad, "-o", tmp_path / "report"], ["compare", good, bad],
+                     ["recommend", good, bad, "--sla", "p99<1s"], ["merge", good, bad, "-o", tmp_path / "merged"]):
+            code, err = cli(capsys, *args)
+            assert code == 2 and err == f"infermeter: {words}" + err.split(words, 1)[1] and err.count("\n") == 1, err
+    assert not (tmp_path / "report").exists() and not (tmp_path / "merged").exists()
+    bad = [path for path, _ in cases.values()]
+    with pytest.warns(SkippedRecords, match=f"skipped {len(bad)} bad records"):
+        assert len(load_results(good, *bad, skip_bad=True)) == 3 + 3  # each damaged file's good line too
+    code, err = cli(capsys, "report", good, *bad, "-o", tmp_path / "report", "--skip-bad")
+    assert code == 0 and err.startswith(f"infermeter: skipped {len(bad)} bad records")
+
+
+@row("a last record missing only its final newline", "Python API (ResultsFile), CLI sweep --resume",
+     "kept as a whole record (not reported as torn); resume ends it with a newline and runs the rest",
+     "records read, every point exactly once, earlier bytes intact")
+def test_record_missing_its_newline(models, capsys, tmp_path):
+    config_path = sweep_config(tmp_path, [models["linear"]])
+    out = tmp_path / "out"
+    run_sweep(load_config(config_path), out, progress=False)
+    results = out / "results.jsonl"
+    whole = results.read_bytes()
+    first = whole.splitlines(keepends=True)[0]
+    results.write_bytes(first.rstrip(b"\n"))  # the second point's record lost, the first's newline too
+    assert [r["key"] for r in ResultsFile(out).records()] == [json.loads(first)["key"]]
+    code, err = cli(capsys, "sweep", config_path, "-o", out, "--resume", "--quiet")
+    assert code == 0 and "ignoring" not in err, err
+    assert results.read_bytes().startswith(first)
+    each_point_once(config_path, out)
+
+
+@row("--resume after the config changed what a point measures", "Python API, CLI sweep",
+     "ValueError naming the changed keys; exit 2; --accept-changed-config goes on; an axis given more values is "
+     "no change; sweep.json keeps the configs it replaced", "message, exit code, nothing written, history")
+def test_resume_after_the_config_changed(models, capsys, tmp_path):
+    config_path = sweep_config(tmp_path, [models["linear"]], batch_sizes=(1,))
+    out = tmp_path / "out"
+    run_sweep(load_config(config_path), out, progress=False)
+    before = {f: (out / f).read_bytes() for f in ("results.jsonl", "sweep.json")}
+    # sweep_config writes tmp_path/sweep.yaml: each config below is a file of its own.
+    changed = write_config(tmp_path / "changed.yaml", models=[{"name": str(models["linear"])}], batch_sizes=[1],
+                           **(SWEEP | {"warmup": 0.05, "threads": [2]}))
+    with pytest.raises(ValueError, match=r"threads \(without 1\), warmup changed"):
+        run_sweep(load_config(changed), out, progress=False, resume=True)
+    code, err = cli(capsys, "sweep", changed, "-o", out, "--resume", "--quiet")
+    assert code == 2 and "threads (without 1), warmup changed" in err and "--accept-changed-config" in err
+    assert {f: (out / f).read_bytes() for f in before} == before
+    wider = write_config(tmp_path / "wider.yaml", models=[{"name": str(models["linear"])}], batch_sizes=[1, 2],
+                         **SWEEP)
+    code, err = cli(capsys, "sweep", wider, "-o", out, "--resume", "--quiet")
+    assert code == 0, err
+    code, err = cli(capsys, "sweep", changed, "-o", out, "--resume", "--quiet", "--accept-changed-config")
+    assert code == 0, err
+    history = json.loads((out / "sweep.json").read_text())["history"]
+    assert [h["changed"] for h in history] == [[], ["batch_sizes (without 2)", "threads (without 1)", "warmup"]]
+    assert history[0]["config"]["batch_sizes"] == [1] and history[1]["config"]["batch_sizes"] == [1, 2]
 
 
 # ---------------------------------------------------------- vendor SDK absent

@@ -6,8 +6,8 @@ package, where LibTorch's PyTorchStreamReader finds them as
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -122,22 +122,22 @@ def load_package(path: str | Path, device: torch.device):
 def write_package(compiled: Path, output: Path, input_spec_json: str, export_facts_json: str) -> None:
     """Copies the compiled package record by record into `output` (through
     torch's own archive writer, so the zip stays what PyTorchStreamReader
-    expects) and adds infermeter's two records."""
+    expects) and adds infermeter's two records. The archive is built in
+    memory and written by Python, whole or not at all: torch's writer given a
+    path aborts the process (std::terminate) when the disk fills."""
     from torch.export.pt2_archive._package import PT2ArchiveReader, PT2ArchiveWriter
 
+    from infermeter.torchscript_export import write_atomically
+
     reader = PT2ArchiveReader(str(compiled))
-    with tempfile.NamedTemporaryFile(dir=output.parent, suffix=".pt2", delete=False) as partial:
-        partial_path = Path(partial.name)
-    try:
-        with PT2ArchiveWriter(str(partial_path)) as writer:
-            for name in reader.get_file_names():
-                if not writer.has_record(name):  # the writer adds its own version records
-                    writer.write_bytes(name, reader.read_bytes(name))
-            writer.write_string(INPUT_SPEC_RECORD, input_spec_json)
-            writer.write_string(EXPORT_INFO_RECORD, export_facts_json)
-        partial_path.replace(output)
-    finally:
-        partial_path.unlink(missing_ok=True)
+    buffer = io.BytesIO()
+    with PT2ArchiveWriter(buffer) as writer:
+        for name in reader.get_file_names():
+            if not writer.has_record(name):  # the writer adds its own version records
+                writer.write_bytes(name, reader.read_bytes(name))
+        writer.write_string(INPUT_SPEC_RECORD, input_spec_json)
+        writer.write_string(EXPORT_INFO_RECORD, export_facts_json)
+    write_atomically(output, buffer.getbuffer())
 
 
 def read_package_facts(path: str | Path) -> tuple[str, str]:

@@ -104,7 +104,7 @@ def _sweep(args) -> int:
     out = args.output or f"results/{config.name}" + (f"/shard-{shard_spec[0]}-of-{shard_spec[1]}" if shard_spec else "")
     outcome = run_sweep(config, out, instance=args.instance, resume=args.resume, progress=not args.quiet,
                         shard_spec=shard_spec, executor=args.executor, ray_address=args.address,
-                        cpus_per_point=args.cpus_per_point)
+                        cpus_per_point=args.cpus_per_point, accept_changed_config=args.accept_changed_config)
     print(outcome)
     return 130 if outcome.interrupted else 0
 
@@ -112,7 +112,7 @@ def _sweep(args) -> int:
 def _merge(args) -> int:
     from infermeter.sweep.merge import merge
 
-    outcome = merge(args.inputs, args.output)
+    outcome = merge(args.inputs, args.output, skip_bad=args.skip_bad)
     print(outcome)
     return 1 if outcome.missing else 0
 
@@ -158,8 +158,11 @@ def _compare(args) -> int:
     from infermeter.compare import NOISE, WITHIN_NOISE, compare
     from infermeter.frame import load_results
     from infermeter.report.table import formatted
+    from infermeter.sweep.store import printed_skips
 
-    table = compare(load_results(args.a, prices=args.prices), load_results(args.b, prices=args.prices))
+    with printed_skips():
+        sides = [load_results(side, prices=args.prices, skip_bad=args.skip_bad) for side in (args.a, args.b)]
+    table = compare(*sides)
     if table.empty:
         raise ValueError(f"{args.a} and {args.b} have no measured point in common")
     print(formatted(table).to_string(index=False))
@@ -173,8 +176,10 @@ def _compare(args) -> int:
 def _recommend(args) -> int:
     from infermeter.analysis import DEFAULT_HEADROOM, recommend
     from infermeter.frame import load_results
+    from infermeter.sweep.store import printed_skips
 
-    frame = load_results(*args.results, prices=args.prices)
+    with printed_skips():
+        frame = load_results(*args.results, prices=args.prices, skip_bad=args.skip_bad)
     sla = args.sla
     if sla is None:
         configured = set(frame["sla"].dropna())
@@ -190,8 +195,11 @@ def _recommend(args) -> int:
 def _report(args) -> int:
     from infermeter.frame import load_results
     from infermeter.report import write_report
+    from infermeter.sweep.store import printed_skips
 
-    report = write_report(load_results(*args.results, prices=args.prices), args.output, points=args.points)
+    with printed_skips():
+        frame = load_results(*args.results, prices=args.prices, skip_bad=args.skip_bad)
+    report = write_report(frame, args.output, points=args.points)
     print(report.terminal)
     print(f"\nreport: {report.html} (also summary.md, summary.csv and {len(report.figures)} figures in {report.folder})")
     return 0
@@ -350,6 +358,9 @@ def _sweep_parser(sub) -> None:
     sweep.add_argument("--instance", help="the instance this runs on, for pricing (overrides the config's)")
     sweep.add_argument("-o", "--output", help="results folder (default results/<sweep name>)")
     sweep.add_argument("--resume", action="store_true", help="continue a sweep: skip the points already done")
+    sweep.add_argument("--accept-changed-config", action="store_true",
+                       help="with --resume: continue even though the config changes what the points already "
+                       "measured measure (refused by default, naming the keys; sweep.json keeps the earlier config)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.add_argument("--shard", metavar="I/N", help="run only shard I of N (0 <= I < N), for job arrays")
     sweep.add_argument("--executor", choices=["local", "ray"], default="local",
@@ -364,6 +375,9 @@ def _scale_out_parsers(sub) -> None:
     mrg = sub.add_parser("merge", help="combine the results of a sweep's shards into one results file")
     mrg.add_argument("inputs", nargs="+", help="results folders or files of one sweep")
     mrg.add_argument("-o", "--output", required=True, help="results folder or file to write")
+    mrg.add_argument("--skip-bad", action="store_true",
+                     help="leave out an input or record that is not a valid sweep record, and say how many and "
+                     "where (default: stop at the first, naming its file and line; nothing written)")
     mrg.set_defaults(func=_merge)
 
     bsp = sub.add_parser("batch-spec", help="AWS Batch job definition and array job running a sweep's shards")
@@ -383,10 +397,14 @@ def _scale_out_parsers(sub) -> None:
 def _analysis_parsers(sub) -> None:
     prices = {"action": "append", "default": [], "metavar": "FILE",
               "help": "price file overriding or adding to the shipped catalog (repeatable)"}
+    skip_bad = {"action": "store_true",
+                "help": "leave out a results file or record that is not a valid sweep result, and say how many and "
+                "where (default: stop at the first, naming its file and line)"}
     cmp_ = sub.add_parser("compare", help="two sets of results point by point, with the cost ratio B/A")
     cmp_.add_argument("a", help="results file or sweep folder A (the baseline)")
     cmp_.add_argument("b", help="results file or sweep folder B")
     cmp_.add_argument("--prices", **prices)
+    cmp_.add_argument("--skip-bad", **skip_bad)
     cmp_.set_defaults(func=_compare)
 
     rec = sub.add_parser("recommend", help="the cheapest measured configuration that meets a latency SLA")
@@ -401,6 +419,7 @@ def _analysis_parsers(sub) -> None:
                      "of the accelerator memory it held, or a host peak RSS above that share of its host memory, is "
                      "left out (default 0.1: at most 90%%)")
     rec.add_argument("--prices", **prices)
+    rec.add_argument("--skip-bad", **skip_bad)
     rec.set_defaults(func=_recommend)
 
     rep = sub.add_parser("report", help="summary table, figures and an HTML page from results")
@@ -409,6 +428,7 @@ def _analysis_parsers(sub) -> None:
     rep.add_argument("--points", nargs="*", help="point keys whose latency distribution and timeline to draw "
                      "(default: each series' knee)")
     rep.add_argument("--prices", **prices)
+    rep.add_argument("--skip-bad", **skip_bad)
     rep.set_defaults(func=_report)
 
 

@@ -20,7 +20,7 @@ from infermeter.export_check import (TOLERANCE, ExportCheckError, check_outputs,
                                      output_tensors, require_input_dependence, tf32_mode, tolerance_for)
 from infermeter.input_spec import EXPORT_INFO_FILE, INPUT_SPEC_FILE, ModelInputs
 from infermeter.precisions import PRECISIONS
-from infermeter.torchscript_export import freeze_for_inference, quiet_torchscript
+from infermeter.torchscript_export import WriteError, freeze_for_inference, quiet_torchscript, save_atomically
 
 FORMATS = ("torchscript", "aoti")
 __all__ = ["FORMATS", "PRECISIONS", "TOLERANCE", "ExportCheckError", "ExportReport", "export"]
@@ -215,13 +215,20 @@ def _compiled_variant(variant, variant_inputs, built, batch_size, target, precis
 
 
 def _save(path: Path, format: str, compiled, package, spec_json: str, info_json: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if format == "aoti":
-        aoti_export.write_package(package, path, spec_json, info_json)
-    else:
-        with quiet_torchscript():
-            torch.jit.save(compiled, str(path), _extra_files={INPUT_SPEC_FILE: spec_json,
-                                                               EXPORT_INFO_FILE: info_json})
+    """Writes the export whole or not at all (a scratch file beside `path`,
+    renamed over it): on a full disk or any other I/O error a WriteError names
+    `path`, a file already there is untouched and no scratch file remains."""
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if format == "aoti":
+            aoti_export.write_package(package, path, spec_json, info_json)
+    except WriteError:
+        raise
+    except OSError as e:
+        raise WriteError(path, e, existed) from e
+    if format != "aoti":
+        save_atomically(compiled, path, {INPUT_SPEC_FILE: spec_json, EXPORT_INFO_FILE: info_json})
     return path
 
 

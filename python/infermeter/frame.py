@@ -16,7 +16,7 @@ from infermeter.options import DYNAMIC_BATCHING
 from infermeter.result import Result
 from infermeter.sweep.config import MODEL_FILE_SUFFIXES
 from infermeter.sweep.grid import DEFAULT_RUNNER, Point, batcher_label
-from infermeter.sweep.store import ResultsFile, results_path
+from infermeter.sweep.store import DAMAGE, BadRecord, damage_text, read_results, warn_skipped
 
 # What was measured, the dynamic batcher's settings (NaN under other loads),
 # and how requests arrived ("closed", "open 500/s", "find-rate",
@@ -162,8 +162,14 @@ def _row(record: dict, source: Path, catalog, pricing: str) -> dict:
     return row
 
 
-def load_results(*paths: str | Path, prices: tuple[str | Path, ...] = (), pricing: str = "share") -> pd.DataFrame:
+def load_results(*paths: str | Path, prices: tuple[str | Path, ...] = (), pricing: str = "share",
+                 skip_bad: bool = False) -> pd.DataFrame:
     """Reads sweep results (results files or sweep folders) into a DataFrame.
+    A path without results, an empty results file, or a record that is not a
+    valid sweep result (another schema, a key missing, a value of the wrong
+    type) raises ValueError (store.BadRecord) naming the file and line; with
+    `skip_bad=True` each is left out instead, and a SkippedRecords warning
+    says how many and where (store.read_results is the reader).
     `prices`: price files that override the shipped catalog. `pricing`:
     "share" prices each point by the share of its instance the run held
     (`priced_as` says which, e.g. "1 of 8 GPUs"; see cost.devices_used),
@@ -203,12 +209,24 @@ def load_results(*paths: str | Path, prices: tuple[str | Path, ...] = (), pricin
     if pricing not in PRICINGS:
         raise ValueError(f"pricing must be one of {', '.join(PRICINGS)}, got {pricing!r}")
     catalog = load_catalog(*prices)
-    rows = []
-    for given in paths:
-        path = results_path(given)
-        if not path.is_file():
-            raise ValueError(f"no sweep results at {given} (looked for {path})")
-        rows += [_row(r, path, catalog, pricing) for r in ResultsFile(path).latest().values()]
+    read = read_results(paths, skip_bad=skip_bad)
+    for instance in dict.fromkeys(r.record.get("instance") for r in read.records):
+        if instance:
+            catalog.price(instance)  # an instance the catalog lacks is the catalog's error, not the record's
+    rows, skipped = [], read.skipped
+    for located in read.records:
+        try:
+            row = _row(located.record, located.path, catalog, pricing)
+        except DAMAGE as e:  # what the reader's checks leave to the frame
+            bad = BadRecord(located.path, located.line, f"not a valid sweep result: {damage_text(e)}")
+            if not skip_bad:
+                raise bad from None
+            skipped.append(bad)
+            continue
+        rows.append(row)
+    warn_skipped(skipped)
+    if not rows:
+        raise ValueError(f"no valid point in {', '.join(map(str, paths))}: every record was skipped as bad")
     return _frame(rows)
 
 

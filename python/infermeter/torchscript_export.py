@@ -1,14 +1,18 @@
 """Turns an nn.Module into a TorchScript file the engine can run, with its
-input spec and export facts embedded."""
+input spec and export facts embedded; and the atomic file writing every
+file infermeter produces from Python goes through."""
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
@@ -23,6 +27,62 @@ def quiet_torchscript():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
         yield
+
+
+class WriteError(OSError):
+    """A file could not be written whole (a full disk, no permission, a folder
+    in the way): the destination is as it was and no scratch file remains."""
+
+    def __init__(self, path: str | Path, cause: OSError, existed: bool, what: str = "file"):
+        code = errno.errorcode.get(cause.errno, "") if cause.errno else ""
+        super().__init__(f"cannot write {path}: {cause.strerror or cause}" + (f" ({code})" if code else "") +
+                         (f"; the {what} there before is untouched" if existed else "; nothing was written"))
+        self.errno = cause.errno
+
+
+def scratch_path(path: Path) -> Path:
+    """Where a file for `path` is written before it is renamed over it: the
+    same folder (a rename across file systems is not atomic), named per process."""
+    return path.with_name(f"{path.name}.partial-{os.getpid()}")
+
+
+@contextmanager
+def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file to write `path` through: a scratch file in the same
+    folder, flushed to disk and renamed over `path` when the block ends
+    without an error. Any OSError (ENOSPC included) becomes a WriteError
+    naming `path`; the scratch file is removed whatever happens, so `path`
+    holds the whole new file or what it held before."""
+    path = Path(path)
+    existed = path.exists()
+    scratch = scratch_path(path)
+    try:
+        try:
+            with open(scratch, "wb") as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(scratch, path)
+        except WriteError:
+            raise
+        except OSError as e:
+            raise WriteError(path, e, existed) from e
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def write_atomically(path: str | Path, data: bytes | str) -> None:
+    """`data` (text is UTF-8) into `path` whole, or a WriteError and `path` as it was."""
+    with atomic_file(path) as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+
+
+def save_atomically(compiled: torch.jit.ScriptModule, path: str | Path, extra_files: dict[str, str]) -> None:
+    """torch.jit.save into `path` whole or not at all. torch serializes to
+    memory and Python writes the bytes: given a path, torch's own zip writer
+    aborts the process (std::terminate) when the disk fills."""
+    with atomic_file(path) as f, quiet_torchscript():
+        torch.jit.save(compiled, f, _extra_files=extra_files)
 
 
 def as_tuple(inputs: torch.Tensor | Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
@@ -52,7 +112,7 @@ def save_torchscript(module: torch.nn.Module, example_inputs, path: str | Path, 
         extra = {INPUT_SPEC_FILE: spec.to_json(),
                  EXPORT_INFO_FILE: json.dumps({"method": method, "torch_version": torch.__version__, **(info or {})})}
         path = Path(path)
-        torch.jit.save(compiled, str(path), _extra_files=extra)
+        save_atomically(compiled, path, extra)
     return path
 
 

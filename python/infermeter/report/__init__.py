@@ -13,7 +13,7 @@ from infermeter.frame import WHOLE, capacity_points, curve_label, measured
 from infermeter.report.plots import figures
 from infermeter.report.resource_plot import unavailable_resource_figures
 from infermeter.report.table import failures, summary_table
-from infermeter.report.formats import FILE_FORMATS, ReportData, TerminalFormat
+from infermeter.report.formats import ReportData, TerminalFormat, report_files, write_report_folder
 
 MAX_CHOSEN = 8
 
@@ -71,14 +71,10 @@ def write_report(frame: pd.DataFrame, folder: str | Path, *, points: list[str] |
     if measured(frame).empty:
         raise ValueError("no point in these results was measured successfully: nothing to report")
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     drawn = figures(frame, chosen_points(frame, points))
     data = ReportData(title, list(dict.fromkeys(frame["source"])), summary_table(frame), failures(frame),
                       knees(frame), drawn, pricing_notes(frame) + unavailable_resource_figures(capacity_points(frame)))
-    for report_format in FILE_FORMATS:
-        (folder / report_format.filename).write_text(report_format.render(data))
-    paths = []
-    for stem, _, png in drawn:
-        paths.append(folder / f"{stem}.png")
-        paths[-1].write_bytes(png)
-    return Report(folder, folder / "report.html", paths, TerminalFormat().render(data))
+    # The whole folder, or the earlier report untouched: never a mix of old and new files.
+    write_report_folder(folder, report_files(data))
+    return Report(folder, folder / "report.html", [folder / f"{stem}.png" for stem, _, _ in drawn],
+                  TerminalFormat().render(data))

@@ -7,11 +7,14 @@ import json
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
+from pydantic import BaseModel
 from tqdm import tqdm
 
-from infermeter.sweep.config import SweepConfig
+from infermeter import _native
+from infermeter.sweep.config import AXES, ModelConfig, SweepConfig
 from infermeter.sweep.folder_lock import writing
 from infermeter.sweep.grid import Point, expand
 from infermeter.sweep.shard import shard
@@ -84,41 +87,153 @@ def _timing_label(record: dict) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list[Point]
-            ) -> tuple[ResultsFile, list[Point], OutOfMemoryTracker, int]:
-    """The results file, the points still to run and what earlier runs of this
-    sweep already learned about memory."""
+def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list[Point],
+            accept_changed_config: bool = False) -> tuple[ResultsFile, list[Point], OutOfMemoryTracker, int, list[str]]:
+    """The results file, the points still to run, what earlier runs of this
+    sweep already learned about memory, and how the config differs from the
+    one the earlier points were measured with (refused unless
+    `accept_changed_config`)."""
     store = ResultsFile(out_dir)
     tracker = OutOfMemoryTracker()
-    earlier = store.latest()
+    # Every earlier record is checked: a damaged one is an error naming its line, before anything is written.
+    earlier = {located.record["key"]: located.record for located in store.checked()[0]}
     if earlier and not resume:
         raise ValueError(f"{store.path} already holds {len(earlier)} results: pass --resume to continue that sweep, "
                          "or choose another output folder")
+    changes = config_changes_since(store.path.parent, config) if earlier else []
+    if changes and not accept_changed_config:
+        raise ValueError(f"{store.path.parent} holds points measured with another config ({SWEEP_FILE}): "
+                         f"{', '.join(changes)} changed, which changes what a point measures; run this config in a "
+                         "new folder (-o), or pass --accept-changed-config to add its points to these results "
+                         f"anyway ({SWEEP_FILE} keeps the earlier config in its history)")
     store.cut_torn_tail()
     for record in earlier.values():
         tracker.note(record)
     done = {k for k, r in earlier.items() if r["status"] in DONE_STATUSES}
     todo = [p for p in points if p.key not in done]
-    return store, todo, tracker, len(points) - len(todo)
+    return store, todo, tracker, len(points) - len(todo), changes
 
 
 SWEEP_FILE = "sweep.json"
+# Keys that name a sweep without changing what any of its points measures.
+LABEL_KEYS = ("name", "description")
+# Keys whose values make points: a value added adds points and leaves those measured as they were.
+AXIS_KEYS = (*AXES, "precisions", "seq_len", "resolution")
 
 
-def write_description(folder: Path, config: SweepConfig, shard_spec: tuple[int, int] | None) -> None:
-    """The config a results folder was produced from, and its shard, for merge."""
+def read_description(folder: str | Path) -> tuple[Path, dict | None]:
+    """The sweep.json of a results folder (None when it has none): the config
+    the folder's points were measured with, under "config"."""
+    path = Path(folder) / SWEEP_FILE
+    if not path.is_file():
+        return path, None
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a sweep description ({' '.join(str(e).split())})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
+        raise ValueError(f"{path}: not a sweep description (no 'config' object)")
+    return path, doc
+
+
+def _default(model: type[BaseModel], key: str):
+    """A key's default as written back whole (JSON), for a config written
+    before the key existed; a key the model does not know has none."""
+    info = model.model_fields.get(key)
+    if info is None or info.is_required():
+        return _NO_DEFAULT
+    value = info.get_default(call_default_factory=True)
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+_NO_DEFAULT = object()
+
+
+def _changed_keys(old: dict, new: dict, model: type[BaseModel], prefix: str) -> list[str]:
+    """The keys of one mapping whose values differ; an axis that only gained values is no change."""
+    changed = []
+    for key in dict.fromkeys([*old, *new]):
+        if key == "models" or (not prefix and key in LABEL_KEYS):
+            continue
+        a, b = old.get(key, _default(model, key)), new.get(key, _default(model, key))
+        if a == b:
+            continue
+        if key in AXIS_KEYS and isinstance(a, list) and isinstance(b, list):
+            lost = [v for v in a if v not in b]
+            if lost:
+                changed.append(f"{prefix}{key} (without {', '.join(map(str, lost))})")
+        else:
+            changed.append(f"{prefix}{key}")
+    return sorted(changed)
+
+
+def _whole(doc: dict) -> dict:
+    """A config as the current version writes it back whole (keys added
+    since at their defaults); as it is when it no longer validates."""
+    try:
+        return SweepConfig.model_validate(doc).model_dump(mode="json")
+    except ValueError:  # pydantic's ValidationError is one
+        return doc
+
+
+def config_changes(old: dict, new: dict) -> list[str]:
+    """What in config `new` (as written back whole) changes what a point of
+    config `old` measures: any run option, backend or instance, a model's
+    definition, a model gone, a value gone from an axis. Adding values to an
+    axis (batch_sizes, threads, precisions, rates, ...) or models at the end
+    adds points and changes none; the sweep's name and description label it."""
+    old, new = _whole(old), _whole(new)
+    changes = _changed_keys(old, new, SweepConfig, "")
+    old_models, new_models = old.get("models") or [], new.get("models") or []
+    for i, m in enumerate(old_models):
+        if i >= len(new_models):
+            changes.append(f"models[{i}] ({m.get('name') if isinstance(m, dict) else m}: gone)")
+        elif isinstance(m, dict) and isinstance(new_models[i], dict):
+            changes += _changed_keys(m, new_models[i], ModelConfig, f"models[{i}].")
+        elif m != new_models[i]:
+            changes.append(f"models[{i}]")
+    return changes
+
+
+def config_changes_since(folder: Path, config: SweepConfig) -> list[str]:
+    """How `config` differs from the one the points in `folder` were measured
+    with (its sweep.json; nothing to compare without one)."""
+    _, doc = read_description(folder)
+    return config_changes(doc["config"], config.model_dump(mode="json")) if doc else []
+
+
+def write_description(folder: Path, config: SweepConfig, shard_spec: tuple[int, int] | None,
+                      changes: list[str] | None = None) -> None:
+    """The config a results folder is produced from, and its shard, for merge
+    and --resume. A config it replaces (resumed with more points, or with
+    --accept-changed-config) moves to "history", oldest first, with the time
+    it was replaced and the keys accepted as changed (`changes`)."""
+    try:
+        path, earlier = read_description(folder)
+    except ValueError:
+        # Unreadable: checked against before any point of a resume; a new sweep replaces it.
+        path, earlier = folder / SWEEP_FILE, None
     doc = {"config": config.model_dump(mode="json"), "shard": list(shard_spec) if shard_spec else None}
-    (folder / SWEEP_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+    history = list((earlier or {}).get("history") or [])
+    if earlier and (earlier["config"] != doc["config"] or earlier.get("shard") != doc["shard"]):
+        history.append({"config": earlier["config"], "shard": earlier.get("shard"),
+                        "replaced_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "changed": list(changes or [])})
+    if history:
+        doc["history"] = history
+    _native.write_file_atomically(str(path), json.dumps(doc, indent=2) + "\n")
 
 
 def run_sweep(config: SweepConfig, out_dir: str | Path, *, instance: str | None = None, resume: bool = False,
               progress: bool = True, shard_spec: tuple[int, int] | None = None,
               executor: str = "local", ray_address: str | None = None,
-              cpus_per_point: int | None = None) -> SweepOutcome:
+              cpus_per_point: int | None = None, accept_changed_config: bool = False) -> SweepOutcome:
     """Runs the points of `config` (or its shard `(index, count)`) not yet
     done. Local: one after another, in grid order. Ray: one task per point,
     the batch sizes of a series one after another. Ctrl-C stops after
-    recording every finished point."""
+    recording every finished point. With `resume`, a config that changes what
+    the points already measured measure (config_changes) is refused, unless
+    `accept_changed_config`; sweep.json keeps the configs it replaces."""
     if executor not in ("local", "ray"):
         raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
     instance = instance or config.instance
@@ -132,17 +247,17 @@ def run_sweep(config: SweepConfig, out_dir: str | Path, *, instance: str | None 
         points = shard(points, *shard_spec)
     with writing(results_path(out_dir).parent):
         return _run_points(config, out_dir, instance, resume, progress, shard_spec, executor, ray_address,
-                           cpus_per_point, points)
+                           cpus_per_point, points, accept_changed_config)
 
 
 def _run_points(config, out_dir, instance, resume, progress, shard_spec, executor, ray_address, cpus_per_point,
-                points) -> SweepOutcome:
+                points, accept_changed_config) -> SweepOutcome:
     """run_sweep's work, while it holds the results folder."""
-    store, todo, tracker, resumed = prepare(config, out_dir, resume, points)
+    store, todo, tracker, resumed, changes = prepare(config, out_dir, resume, points, accept_changed_config)
     outcome = SweepOutcome(store.path, resumed + len(todo), resumed)
     model_dir = store.path.parent / "models"
     model_dir.mkdir(parents=True, exist_ok=True)
-    write_description(store.path.parent, config, shard_spec)
+    write_description(store.path.parent, config, shard_spec, changes)
     # No bar at all without progress: even a disabled tqdm starts its monitor
     # thread, which outlives the sweep.
     bar = tqdm(total=outcome.total, initial=resumed, unit="point", desc=config.name, file=sys.stderr,

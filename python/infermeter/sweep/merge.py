@@ -4,14 +4,13 @@ the grid found in none are reported."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infermeter.sweep.config import SweepConfig
+from infermeter.sweep.config import ConfigError, SweepConfig
 from infermeter.sweep.grid import expand
-from infermeter.sweep.execute import SWEEP_FILE
-from infermeter.sweep.store import ResultsFile, ResultsWriteError, results_path
+from infermeter.sweep.execute import read_description
+from infermeter.sweep.store import BadRecord, ResultsFile, ResultsWriteError, read_results, skipped_note
 
 
 @dataclass
@@ -21,10 +20,13 @@ class MergeOutcome:
     grid: int | None
     missing: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    skipped: list[BadRecord] = field(default_factory=list)  # bad records or inputs left out (skip_bad)
 
     def __str__(self) -> str:
         lines = [f"{self.points} points written to {self.output}" +
                  (f" ({self.grid} in the grid)" if self.grid is not None else "")]
+        if self.skipped:
+            lines.append(skipped_note(self.skipped))
         if self.failed:
             lines.append(f"{len(self.failed)} failed (run their shard again with --resume): " + ", ".join(self.failed))
         if self.missing:
@@ -35,31 +37,36 @@ class MergeOutcome:
 def _grid(folders: list[Path]) -> list[str] | None:
     """The grid's keys, from the sweep description each folder carries; None
     when no folder has one. Inputs of different sweeps are refused."""
-    configs = []
-    for folder in folders:
-        described = folder / SWEEP_FILE
-        if described.is_file():
-            configs.append(json.loads(described.read_text())["config"])
-    if not configs:
+    described = [(path, doc["config"]) for path, doc in map(read_description, folders) if doc]
+    if not described:
         return None
-    if any(c != configs[0] for c in configs[1:]):
+    path, config = described[0]
+    if any(c != config for _, c in described[1:]):
         raise ValueError("the inputs come from different sweep configs: merge results of one sweep at a time")
-    return [p.key for p in expand(SweepConfig.model_validate(configs[0]))]
+    try:
+        return [p.key for p in expand(SweepConfig.model_validate(config))]
+    except ValueError as e:  # pydantic's ValidationError is one
+        raise ConfigError(f"{path}: the sweep config it describes no longer validates: "
+                          f"{' '.join(str(e).split())}") from None
 
 
-def merge(inputs: list[str | Path], output: str | Path) -> MergeOutcome:
-    files = [results_path(i) for i in inputs]
-    for given, path in zip(inputs, files):
-        if not path.is_file():
-            raise ValueError(f"no sweep results at {given}")
+def merge(inputs: list[str | Path], output: str | Path, *, skip_bad: bool = False) -> MergeOutcome:
+    """Writes the newest record of each point of `inputs` to `output`. A bad
+    input or record (store.read_results) is an error naming its file and
+    line; with skip_bad it is left out and the outcome lists it."""
+    read = read_results(inputs, skip_bad=skip_bad)
     seen: dict[str, Path] = {}
     records = []
-    for path in files:
-        for key, record in ResultsFile(path).latest().items():
-            if key in seen:
-                raise ValueError(f"point {key} is in both {seen[key]} and {path}: shards overlap; nothing written")
-            seen[key] = path
-            records.append(record)
+    for located in read.records:
+        key, path = located.record["key"], located.path
+        if key in seen:
+            raise ValueError(f"point {key} is in both {seen[key]} and {path}: shards overlap; nothing written")
+        seen[key] = path
+        records.append(located.record)
+    if not records:
+        raise ValueError(f"no valid record in {', '.join(map(str, inputs))}: nothing written; "
+                         + skipped_note(read.skipped))
+    files = list(dict.fromkeys(located.path for located in read.records))
     out = ResultsFile(output)
     if out.path.exists() and out.path.stat().st_size:
         raise ValueError(f"{out.path} already exists: choose another output")
@@ -76,4 +83,4 @@ def merge(inputs: list[str | Path], output: str | Path) -> MergeOutcome:
         raise
     return MergeOutcome(out.path, len(records), len(grid) if grid is not None else None,
                         missing=[k for k in (grid or []) if k not in seen],
-                        failed=[r["key"] for r in records if r["status"] == "failed"])
+                        failed=[r["key"] for r in records if r["status"] == "failed"], skipped=read.skipped)

@@ -1,6 +1,12 @@
 """A sweep's results: one JSON object per line, each written whole by one
 append and flushed to disk before the next point starts. A crash can leave
-at most a torn last line, which reading ignores and resuming cuts off."""
+at most a torn last line, which reading ignores and resuming cuts off.
+
+`read_results` is the one reader of results that report, compare,
+recommend, merge and `load_results` use: every record it gives is a valid
+sweep record, and every file or line that is not one is a `BadRecord` (a
+ValueError naming the file and line), or, with skip_bad, left out and
+listed."""
 
 from __future__ import annotations
 
@@ -8,13 +14,17 @@ import contextlib
 import errno
 import json
 import os
+import sys
 import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 RESULTS_NAME = "results.jsonl"
 RECORD_SCHEMA = "infermeter.sweep-record/1"
 # Final outcomes; a `failed` point runs again on --resume.
 DONE_STATUSES = ("ok", "oom", "skipped")
+STATUSES = (*DONE_STATUSES, "failed")
 
 
 def results_path(path: str | Path) -> Path:
@@ -27,42 +37,77 @@ class ResultsFile:
     def __init__(self, path: str | Path):
         self.path = results_path(path)
 
-    def _lines(self) -> tuple[list[dict], int]:
-        """The records, and the byte length of the file up to the last whole
-        one. Only the last line may be torn (the point in flight when a sweep
-        stopped); damage anywhere else is an error, so nothing after it is lost."""
+    def _lines(self, skip_bad: bool = False) -> tuple[list[tuple[int, dict]], int, list[BadRecord]]:
+        """The records with their line numbers, the byte length of the file up
+        to the last whole one, and (with skip_bad) the lines left out. Only
+        the last line may be torn (the point in flight when a sweep stopped);
+        damage anywhere else is an error, so nothing after it is lost."""
         if not self.path.exists():
-            return [], 0
+            return [], 0, []
         data = self.path.read_bytes()
         lines = data.splitlines(keepends=True)
-        records, good = [], 0
+        records, good, skipped = [], 0, []
         for number, raw in enumerate(lines, 1):
             try:
-                record = json.loads(raw) if raw.endswith(b"\n") else None
+                record = json.loads(raw)
             except ValueError:
                 record = None
+            if number == len(lines) and not raw.endswith(b"\n") and not (
+                    isinstance(record, dict) and record.get("schema") == RECORD_SCHEMA):
+                record = None  # a whole record that lacks only its newline is kept (cut_torn_tail adds one)
             if record is None and number == len(lines):
                 warnings.warn(f"{self.path}: ignoring {len(raw)} bytes after the last whole record "
                               "(a point was being written when the sweep stopped)", stacklevel=3)
                 break
-            if not isinstance(record, dict) or record.get("schema") != RECORD_SCHEMA:
-                raise ValueError(f"{self.path}, line {number}: not an infermeter sweep record "
-                                 f"(schema {RECORD_SCHEMA}); the file is damaged or is not a sweep's results")
-            records.append(record)
             good += len(raw)
-        return records, good
+            if not isinstance(record, dict) or record.get("schema") != RECORD_SCHEMA:
+                bad = BadRecord(self.path, number, f"not an infermeter sweep record (schema {RECORD_SCHEMA}); "
+                                "the file is damaged or is not a sweep's results")
+                if not skip_bad:
+                    raise bad
+                skipped.append(bad)
+                continue
+            records.append((number, record))
+        return records, good, skipped
 
     def records(self) -> list[dict]:
-        return self._lines()[0]
+        return [r for _, r in self._lines()[0]]
 
     def latest(self) -> dict[str, dict]:
         """The newest record of each point, by key."""
         return {r["key"]: r for r in self.records()}
 
+    def checked(self, skip_bad: bool = False) -> tuple[list[Located], list[BadRecord]]:
+        """The newest valid record of each point, with its line, and the bad
+        lines left out (with skip_bad; without, the first is raised)."""
+        numbered, _, skipped = self._lines(skip_bad)
+        newest: dict[str, Located] = {}
+        for number, record in numbered:
+            problem = record_problem(record)
+            if problem is None:
+                newest[record["key"]] = Located(self.path, number, record)
+                continue
+            bad = BadRecord(self.path, number, f"not a valid sweep record: {problem}")
+            if not skip_bad:
+                raise bad
+            skipped.append(bad)
+        return list(newest.values()), skipped
+
     def cut_torn_tail(self) -> None:
-        records, good = self._lines()
-        if self.path.exists() and self.path.stat().st_size != good:
+        """Cuts off a torn last line, and ends a whole last record that lacks
+        only its newline with one, so that the next record starts a line."""
+        _, good, _ = self._lines()  # damage before the last line is an error: nothing after it is cut off
+        if not self.path.exists():
+            return
+        if self.path.stat().st_size != good:
             os.truncate(self.path, good)
+        if good:
+            with open(self.path, "rb+") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
+                    f.flush()
+                    os.fsync(f.fileno())
 
     def append(self, record: dict) -> None:
         """Stores `record` whole or not at all. When the disk is full (or the
@@ -103,3 +148,223 @@ class ResultsWriteError(OSError):
                          "; the records before it are intact: once there is room, run the sweep again with "
                          "--resume to measure the rest")
         self.errno = cause.errno
+
+
+class BadRecord(ValueError):
+    """A results file, or one line of it, that is not a valid sweep result:
+    one line naming the file (and the line), never a traceback."""
+
+    def __init__(self, path: str | Path, line: int | None, problem: str, message: str | None = None):
+        self.path, self.line = Path(path), line
+        self.problem = " ".join(str(problem).split())  # one line, whatever the cause's text
+        super().__init__(message or f"{self.path}" + (f", line {line}" if line else "") + f": {self.problem}")
+
+
+class SkippedRecords(UserWarning):
+    """Bad records or files that a reader left out (skip_bad); the message
+    says how many and where."""
+
+
+@dataclass(frozen=True)
+class Located:
+    """A record and where it was read: its file and line."""
+
+    path: Path
+    line: int
+    record: dict
+
+
+def _type_name(value) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+# What a sweep record holds, by key: (the types it may have, what they are called).
+_TEXT, _INT = ((str,), "text"), ((int,), "a whole number")
+_NUMBER = ((int, float), "a number")
+_OBJECT, _MAYBE_OBJECT = ((dict,), "an object"), ((dict, type(None)), "an object or null")
+_MAYBE_TEXT = ((str, type(None)), "text or null")
+_RECORD_KEYS = {"key": _TEXT, "series": _TEXT, "status": _TEXT, "error": _MAYBE_TEXT, "point": _OBJECT,
+                "sweep": _OBJECT, "result": _MAYBE_OBJECT}
+_POINT_KEYS = {"model": _TEXT, "variant": _OBJECT, "precision": _TEXT, "batch_size": _INT, "threads": _INT}
+_RESULT_KEYS = {"measurement": _OBJECT, "config": _OBJECT, "latency": _OBJECT, "model": _OBJECT,
+                "environment": _OBJECT}
+
+
+def _kind_problem(doc: dict, keys: dict, where: str) -> str | None:
+    """The first key of `keys` that `doc` lacks or holds with another type."""
+    for key, (types, called) in keys.items():
+        name = f"{where}{key}"
+        if key not in doc:
+            return f"'{name}' is missing"
+        value = doc[key]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            return f"'{name}' is {_type_name(value)}, expected {called}"
+    return None
+
+
+def result_problem(doc, where: str = "") -> str | None:
+    """Why `doc` is not an engine result document, or None: its schema and
+    the parts every reader of it takes (a reader still guards the rest).
+    `where`: its place in a record ("result"), for the message."""
+    from infermeter.result import SCHEMA
+
+    prefix = f"{where}." if where else ""
+    if not isinstance(doc, dict):
+        return f"'{where or 'the document'}' is {_type_name(doc)}, expected a result object"
+    if doc.get("schema") != SCHEMA:
+        return (f"'{where}'" if where else "the document") + \
+            f" has schema {doc.get('schema')!r}, not an infermeter result's ({SCHEMA!r})"
+    problem = _kind_problem(doc, _RESULT_KEYS, prefix) or \
+        _kind_problem(doc["measurement"], {"inferences_per_s": _NUMBER}, f"{prefix}measurement.")
+    if problem:
+        return problem
+    if "host" not in doc["latency"]:
+        return f"'{prefix}latency.host' is missing"
+    return _views_problem(doc, where)
+
+
+# What reading a damaged document can raise: its reader names the record instead.
+DAMAGE = (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError)
+
+
+def damage_text(error: Exception) -> str:
+    """A one-line account of what reading a damaged document raised."""
+    if isinstance(error, KeyError) and error.args:
+        return f"'{error.args[0]}' is missing"
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+def _views_problem(doc: dict, where: str) -> str | None:
+    """Whether the views every reader takes of a result (latencies and their
+    histograms, load, batcher, memory, energy, repeats) can be read."""
+    from infermeter.result import Result
+
+    result = Result(doc)
+    try:
+        for view in ("latency", "judged_latency", "launch_latency", "judged_histogram", "load_info", "batching",
+                     "memory", "energy", "repeats", "runner", "outcome"):
+            getattr(result, view)
+    except Exception as e:  # noqa: BLE001 - the histogram decoder's own errors (hdrh.codec) derive from Exception
+        return f"{where or 'the document'} cannot be read ({view}): {damage_text(e)}"
+    return None
+
+
+def record_problem(record: dict) -> str | None:
+    """Why `record` (a JSON object of the record schema) is not a valid
+    sweep record, or None."""
+    problem = _kind_problem(record, _RECORD_KEYS, "") or _kind_problem(record["point"], _POINT_KEYS, "point.") or \
+        _kind_problem(record["sweep"], {"name": _TEXT, "settings": _OBJECT}, "sweep.") or \
+        _kind_problem(record["sweep"]["settings"], {"device": _TEXT}, "sweep.settings.")
+    if problem:
+        return problem
+    if not isinstance(record.get("instance"), (str, type(None))):
+        return f"'instance' is {_type_name(record['instance'])}, expected text or null"
+    if record["status"] not in STATUSES:
+        return f"status {record['status']!r} is none of {', '.join(STATUSES)}"
+    if record["status"] == "ok":
+        return result_problem(record["result"], "result") if record["result"] is not None else \
+            "status ok without a result"
+    return None
+
+
+@dataclass
+class ReadResults:
+    """What `read_results` read: the newest valid record of each point of
+    each file, in the order given, and what it left out."""
+
+    records: list[Located] = field(default_factory=list)
+    skipped: list[BadRecord] = field(default_factory=list)
+
+
+def skipped_note(skipped: list[BadRecord]) -> str:
+    """How many bad records or files were left out, and where: "skipped 3
+    bad records: a/results.jsonl lines 2, 7 (...); b/results.jsonl: empty"."""
+    by_file: dict[Path, list[BadRecord]] = {}
+    for bad in skipped:
+        by_file.setdefault(bad.path, []).append(bad)
+    parts = []
+    for path, bads in by_file.items():
+        lines = [str(b.line) for b in bads if b.line]
+        whole = [b.problem for b in bads if not b.line]
+        parts.append(f"{path}" + (f" line{'s' if len(lines) > 1 else ''} {', '.join(lines)} "
+                                  f"(first: {next(b.problem for b in bads if b.line)})" if lines else "")
+                     + (f": {whole[0]}" if whole else ""))
+    plural = "s" if len(skipped) != 1 else ""
+    return f"skipped {len(skipped)} bad record{plural} or file{plural}: " + "; ".join(parts)
+
+
+def _single_document(path: Path):
+    """A .json file's document when the whole file is one JSON value (a
+    run's result), else None (JSON lines under another name)."""
+    try:
+        return json.loads(path.read_bytes())
+    except ValueError:
+        return None
+
+
+def _read_one(given, skip_bad: bool) -> tuple[list[Located], list[BadRecord]]:
+    path = results_path(given)
+    if not path.is_file():
+        looked = "" if str(path) == str(given) else f" (looked for {path})"
+        what = "a folder without a results file" if Path(given).is_dir() else "nothing there"
+        return [], [BadRecord(Path(given), None, f"no sweep results: {what}{looked}",
+                              f"no sweep results at {given}: {what}{looked}")]
+    if path.suffix == ".json":
+        doc = _single_document(path)
+        if isinstance(doc, dict) and doc.get("schema") != RECORD_SCHEMA:
+            if result_problem(doc) is None:
+                problem = ("one run's result (infermeter run --json), not a sweep's results: give a sweep folder "
+                           "or results.jsonl (infermeter dashboard and predict read result files)")
+            else:
+                problem = f"not an infermeter result or sweep results: schema {doc.get('schema')!r}"
+            return [], [BadRecord(path, None, problem)]
+    if path.stat().st_size == 0:
+        return [], [BadRecord(path, None, "empty results file: no point was recorded")]
+    try:
+        located, skipped = ResultsFile(path).checked(skip_bad)
+    except OSError as e:
+        return [], [BadRecord(path, None, f"cannot read: {e.strerror or e}")]
+    if not located and not skipped:
+        skipped = [BadRecord(path, None, "no whole record in the results file")]
+    return located, skipped
+
+
+def read_results(paths: Iterable[str | Path], *, skip_bad: bool = False) -> ReadResults:
+    """The records of results files or sweep folders: the newest valid record
+    of each point of each, with its file and line. Anything that is not one
+    (no results file, an empty one, a line that is not a valid sweep record,
+    a run's result .json or other JSON) raises BadRecord naming the file and
+    line; with skip_bad it is left out and listed in `skipped` instead
+    (`skipped_note` says how many and where). A torn last line, the point in
+    flight when a sweep stopped, is ignored with a warning either way."""
+    read = ReadResults()
+    for given in paths:
+        located, skipped = _read_one(given, skip_bad)
+        if skipped and not skip_bad:
+            raise skipped[0]
+        read.records += located
+        read.skipped += skipped
+    return read
+
+
+def warn_skipped(skipped: list[BadRecord]) -> None:
+    if skipped:
+        warnings.warn(skipped_note(skipped), SkippedRecords, stacklevel=3)
+
+
+@contextlib.contextmanager
+def printed_skips():
+    """While active, SkippedRecords warnings are printed as one
+    `infermeter: ...` line on stderr each, as the command line prints its
+    errors; other warnings are shown as usual."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedRecords)
+        try:
+            yield
+        finally:
+            shown = list(caught)
+    for w in shown:
+        if issubclass(w.category, SkippedRecords):
+            print(f"infermeter: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
