@@ -32,13 +32,9 @@ PoolPlan plan_for(const RunConfig& config, const c10::Device& device, ModelRunne
   plan.windows = window_count(config);
   plan.request_items = model.batch_size();
   plan.trace = config.trace.has_value();
-  if (const int64_t max_items = load.max_batch_items(); max_items > 0) {
-    if (plan.request_items != config.batch_size.value_or(1))
-      throw std::invalid_argument("the model runs only its fixed batch of " + std::to_string(plan.request_items) +
-                                  "; dynamic batching runs it at varying sizes: export it with a dynamic batch "
-                                  "(without --static-batch)");
+  // A runner refuses varying sizes of a model fixed to its batch (ModelInputs::prepare_every_size).
+  if (const int64_t max_items = load.max_batch_items(); max_items > 0)
     plan.computed_at = model.prepare_batches(max_items, capture_sizes(config));
-  }
   return plan;
 }
 
