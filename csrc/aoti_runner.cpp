@@ -5,9 +5,16 @@
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
+#include <torch/version.h>
+
+#include <stdlib.h>  // mkdtemp
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -17,6 +24,7 @@
 
 #include "infermeter/errors.h"
 #include "export_facts.h"
+#include "model_file.h"
 #include "model_inputs.h"
 #include "sha256.h"
 #include "tensor_bytes.h"
@@ -110,8 +118,88 @@ void require_trusted(const PackageFacts& facts, const std::string& path) {
                                 "give --trust (trust=True)");
 }
 
-std::shared_ptr<Loader> load_package(const std::string& path, size_t runners, const c10::Device& device,
-                                     AotiEntry entry) {
+// A record's name as a path inside the folder it is unpacked into: relative,
+// and never climbing out of it with "..".
+std::filesystem::path record_path(const std::string& name, const std::string& package) {
+  const std::filesystem::path relative(name);
+  const bool climbs = std::any_of(relative.begin(), relative.end(), [](const auto& part) { return part == ".."; });
+  if (relative.is_absolute() || climbs)
+    throw EngineError("AOTInductor package '" + package + "' holds a record outside the package: " + name);
+  return relative;
+}
+
+void write_record(caffe2::serialize::PyTorchStreamReader& reader, const std::string& name,
+                  const std::filesystem::path& target) {
+  constexpr size_t kChunk = size_t{1} << 20;  // a record may be gigabytes of weights: copied a chunk at a time
+  std::filesystem::create_directories(target.parent_path());
+  std::ofstream out(target, std::ios::binary);
+  auto chunks = reader.createChunkReaderIter(name, reader.getRecordSize(name), kChunk);
+  std::vector<char> buffer(kChunk);
+  for (size_t read = chunks.next(buffer.data()); read > 0; read = chunks.next(buffer.data()))
+    out.write(buffer.data(), static_cast<std::streamsize>(read));
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + target.string() + ": " + std::strerror(errno));
+}
+
+// Given the .pt2 itself, torch's loader unpacks it into a folder of its own
+// that only the loader's destructor removes, so every load that failed (a
+// corrupt package, a library that does not load) left one behind in the temp
+// directory. From torch 2.14 on (pytorch #172436) the loader also takes the
+// folder a package was unpacked into, and leaves that folder to its owner;
+// older loaders take the .pt2 alone.
+constexpr bool kLoadsUnpackedFolders =
+    TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 14);
+
+// A package unpacked into a folder infermeter makes in the temp directory,
+// removed with it.
+class UnpackedPackage {
+ public:
+  explicit UnpackedPackage(const std::string& package) : folder_(make_folder(package)) {
+    try {
+      caffe2::serialize::PyTorchStreamReader reader(package);
+      for (const auto& name : reader.getAllRecords()) write_record(reader, name, folder_ / record_path(name, package));
+    } catch (...) {
+      remove();
+      throw;
+    }
+  }
+  ~UnpackedPackage() { remove(); }
+  UnpackedPackage(const UnpackedPackage&) = delete;
+  UnpackedPackage& operator=(const UnpackedPackage&) = delete;
+
+  std::string folder() const { return folder_.string(); }
+
+ private:
+  static std::filesystem::path make_folder(const std::string& package) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "infermeter-aoti-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr)
+      throw EngineError("cannot make a folder in the temp directory to unpack AOTInductor package '" + package +
+                        "': " + std::strerror(errno));
+    return pattern;
+  }
+
+  void remove() noexcept {
+    std::error_code ignored;
+    std::filesystem::remove_all(folder_, ignored);
+  }
+
+  std::filesystem::path folder_;
+};
+
+// A loaded package and, where torch loads from one, its unpacked folder,
+// which outlives the loader (a CUDA model reads its kernels from it): members
+// are destroyed last to first.
+struct LoadedPackage {
+  LoadedPackage(const std::string& path, bool run_single_threaded, size_t runners, c10::DeviceIndex device_index)
+      : unpacked(kLoadsUnpackedFolders ? std::make_unique<UnpackedPackage>(path) : nullptr),
+        loader(unpacked ? unpacked->folder() : path, kModelName, run_single_threaded, runners, device_index) {}
+
+  std::unique_ptr<UnpackedPackage> unpacked;
+  Loader loader;
+};
+
+std::shared_ptr<LoadedPackage> load_package(const std::string& path, size_t runners, const c10::Device& device,
+                                            AotiEntry entry) {
   // One load at a time: torch's loader is not safe to construct from several
   // threads at once (seen on torch 2.11: concurrent loads read empty metadata,
   // "No device information found"), and per-thread workers load side by side.
@@ -126,8 +214,10 @@ std::shared_ptr<Loader> load_package(const std::string& path, size_t runners, co
     // The single-threaded run records no event: torch's own route for CUDA
     // graphs (pytorch #148601). A shared loader entered by several workers at
     // once keeps the default run.
-    return std::make_shared<Loader>(path, kModelName, /*run_single_threaded=*/entry == AotiEntry::kCaptured,
-                                    runners, device.is_cuda() ? device.index() : c10::DeviceIndex(-1));
+    return std::make_shared<LoadedPackage>(path, /*run_single_threaded=*/entry == AotiEntry::kCaptured, runners,
+                                           device.is_cuda() ? device.index() : c10::DeviceIndex(-1));
+  } catch (const EngineError&) {
+    throw;  // unpacking's own, naming the package
   } catch (const std::exception& e) {
     throw_engine_error(e, "cannot load AOTInductor package '" + path + "': " + short_message(e));
   }
@@ -145,9 +235,9 @@ int64_t constants_bytes(Loader& loader) {
 class AotiReplica : public Replica {
  public:
   // `by_size`: inputs at each batch size it may be asked for (entry s for size s).
-  AotiReplica(std::shared_ptr<Loader> loader, std::vector<at::Tensor> inputs,
+  AotiReplica(std::shared_ptr<LoadedPackage> package, std::vector<at::Tensor> inputs,
               std::vector<std::vector<at::Tensor>> by_size, void* stream)
-      : loader_(std::move(loader)), inputs_(std::move(inputs)), by_size_(std::move(by_size)), stream_(stream) {}
+      : package_(std::move(package)), inputs_(std::move(inputs)), by_size_(std::move(by_size)), stream_(stream) {}
 
   // The harness allocates nothing here: the inputs were built beforehand and
   // the outputs vector is moved in. torch's run() does allocate: a handle per
@@ -161,13 +251,13 @@ class AotiReplica : public Replica {
     // The previous request's outputs go first, so that only one request's
     // outputs are alive at a time, as with the other runners.
     outputs_.clear();
-    outputs_ = loader_->run(inputs, stream_);
+    outputs_ = package_->loader.run(inputs, stream_);
     // All outputs stay alive in outputs_ until the next request, which the
     // caller issues only after synchronizing, so the first one suffices.
     return outputs_.empty() ? c10::IValue() : c10::IValue(outputs_.front());
   }
 
-  std::shared_ptr<Loader> loader_;
+  std::shared_ptr<LoadedPackage> package_;
   std::vector<at::Tensor> inputs_;
   std::vector<std::vector<at::Tensor>> by_size_;
   void* stream_;
@@ -215,7 +305,7 @@ class AotiRunner : public ModelRunner {
       throw std::invalid_argument("runner " + config.runner + " captures each worker's runs of the package in CUDA "
                                   "graphs, which needs a container per worker: use replicas per-thread (the default), "
                                   "or runner aoti to share one");
-    if (!std::filesystem::exists(path_)) throw EngineError("model file not found: '" + path_ + "'");
+    require_model_file(path_);
     const PackageFacts facts = read_package_facts(path_);
     if (!config.trust) require_trusted(facts, path_);
     const std::string wanted = c10::DeviceTypeName(device_.type(), /*lower_case=*/true);
@@ -238,11 +328,11 @@ class AotiRunner : public ModelRunner {
     // this loader and every other worker loads its own (make_replica).
     const size_t runners = per_thread_ ? 1 : static_cast<size_t>(std::max(config.threads, 1));
     primary_ = load_package(path_, runners, device_, entry_);
-    weights_bytes_ = constants_bytes(*primary_);
+    weights_bytes_ = constants_bytes(primary_->loader);
   }
 
   std::unique_ptr<Replica> make_replica(int worker) override {
-    auto loader = (per_thread_ && worker > 0) ? load_package(path_, 1, device_, entry_) : primary_;
+    auto package = (per_thread_ && worker > 0) ? load_package(path_, 1, device_, entry_) : primary_;
     std::vector<at::Tensor> tensors;
     for (const auto& value : inputs_->for_worker(worker)) tensors.push_back(value.toTensor());
     std::vector<std::vector<at::Tensor>> by_size;
@@ -256,7 +346,7 @@ class AotiRunner : public ModelRunner {
     void* stream = nullptr;
     if (device_.is_cuda())
       stream = c10::impl::getDeviceGuardImpl(device_.type())->getStream(device_).native_handle();
-    return std::make_unique<AotiReplica>(std::move(loader), std::move(tensors), std::move(by_size), stream);
+    return std::make_unique<AotiReplica>(std::move(package), std::move(tensors), std::move(by_size), stream);
   }
 
   nlohmann::json describe() const override { return description_; }
@@ -277,7 +367,7 @@ class AotiRunner : public ModelRunner {
   bool per_thread_;
   AotiEntry entry_;
   std::optional<ModelInputs> inputs_;
-  std::shared_ptr<Loader> primary_;
+  std::shared_ptr<LoadedPackage> primary_;
   int64_t weights_bytes_ = 0;
   nlohmann::json description_;
 };

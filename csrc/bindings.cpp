@@ -193,18 +193,29 @@ PYBIND11_MODULE(_core, m) {
       py::arg("result_json"), "The console summary of a result document (what infermeter-bench prints).");
   m.def(
       "combine_repeats",
-      [](const std::vector<std::string>& runs_json) {
+      [](const std::vector<std::string>& runs_json, const std::string& isolation) {
         std::vector<json> runs;
         for (const auto& text : runs_json) runs.push_back(json::parse(text));
-        return combine_repeats(runs).dump();
+        return combine_repeats(runs, isolation).dump();
       },
-      py::arg("runs_json"),
+      py::arg("runs_json"), py::arg("isolation"),
       "K result documents of one configuration as one: the median-throughput run, with every run's figures "
       "and the mean, stddev, CV and 95% t interval of throughput and of the latency percentiles under "
-      "\"repeats\".");
+      "\"repeats\"; its stated intervals become those across-run ones. isolation: what separated the runs "
+      "(\"fresh processes\" or \"one process\").");
   m.def("min_samples_for_percentile", &min_samples_for_percentile, py::arg("q"), py::arg("confidence") = 0.95,
         "Fewest samples for which the largest bounds the q-quantile from above with this confidence (MLPerf "
         "LoadGen's early-stopping floor): below it a percentile is not stated.");
+  m.def(
+      "percentile_rank_interval",
+      [](int64_t n, double q, double confidence) -> std::optional<std::pair<int64_t, int64_t>> {
+        const auto ranks = percentile_rank_interval(n, q, confidence);
+        if (!ranks) return std::nullopt;
+        return std::pair{ranks->lo, ranks->hi};
+      },
+      py::arg("n"), py::arg("q"), py::arg("confidence") = 0.95,
+      "1-based ranks (lo, hi) of the sorted samples that bound the q-quantile of n with this confidence, "
+      "distribution-free (the result's percentile intervals); None when n is too small for one of them.");
   m.def("format_duration_ns", &format_duration_ns, py::arg("ns"),
         "A duration in the unit (ns, µs, ms, s) that shows three significant digits.");
   m.def(

@@ -13,12 +13,7 @@ namespace infermeter {
 
 namespace {
 
-// The latency the summary follows across runs: response time in an open
-// loop, else host latency.
-const nlohmann::json& judged_latency(const nlohmann::json& run) {
-  const auto& latency = run.at("latency");
-  return latency.contains("response") && latency["response"].is_object() ? latency["response"] : latency.at("host");
-}
+const nlohmann::json& judged_latency(const nlohmann::json& run) { return run.at("latency").at(judged_latency_kind(run)); }
 
 double throughput(const nlohmann::json& run) { return run.at("measurement").at("inferences_per_s").get<double>(); }
 
@@ -38,7 +33,24 @@ nlohmann::json spread(const std::vector<double>& values) {
   return out;
 }
 
+// The part of the runs' spread each run sees itself: the root mean square of
+// their batch-means standard errors, relative; null when a run states none.
+nlohmann::json within_run_cv(const std::vector<nlohmann::json>& runs) {
+  double squares = 0;
+  for (const auto& run : runs) {
+    const auto& ci = run.at("measurement").value("throughput_ci", nlohmann::json(nullptr));
+    if (!ci.is_object() || !ci.contains("standard_error_rel")) return nullptr;
+    squares += std::pow(ci.at("standard_error_rel").get<double>(), 2);
+  }
+  return std::sqrt(squares / static_cast<double>(runs.size()));
+}
+
 }  // namespace
+
+const char* judged_latency_kind(const nlohmann::json& run) {
+  const auto& latency = run.at("latency");
+  return latency.contains("response") && latency["response"].is_object() ? "response" : "host";
+}
 
 size_t median_run(const std::vector<nlohmann::json>& runs) {
   if (runs.empty()) throw std::invalid_argument("repeat summary: no runs");
@@ -48,7 +60,7 @@ size_t median_run(const std::vector<nlohmann::json>& runs) {
   return order[(order.size() - 1) / 2];
 }
 
-nlohmann::json repeat_summary(const std::vector<nlohmann::json>& runs) {
+nlohmann::json repeat_summary(const std::vector<nlohmann::json>& runs, const std::string& isolation) {
   const size_t reported = median_run(runs);
   nlohmann::json listed = nlohmann::json::array();
   std::vector<double> rates;
@@ -62,8 +74,16 @@ nlohmann::json repeat_summary(const std::vector<nlohmann::json>& runs) {
     listed.push_back(row);
     rates.push_back(throughput(run));
   }
-  nlohmann::json out = {{"count", runs.size()}, {"reported_run", reported}, {"runs", listed},
-                        {"inferences_per_s", spread(rates)}};
+  nlohmann::json rate = spread(rates);
+  rate["within_run_cv"] = within_run_cv(runs);
+  if (rate["within_run_cv"].is_number() && runs.size() > 1) {
+    const double excess = std::pow(rate["cv"].get<double>(), 2) - std::pow(rate["within_run_cv"].get<double>(), 2);
+    rate["between_run_cv"] = std::sqrt(std::max(0.0, excess));
+  } else {
+    rate["between_run_cv"] = nullptr;
+  }
+  nlohmann::json out = {{"count", runs.size()}, {"isolation", isolation}, {"reported_run", reported},
+                        {"runs", listed}, {"inferences_per_s", rate}};
   for (const auto& [key, percentile] : kPercentiles) {
     std::vector<double> values;
     for (const auto& row : listed)

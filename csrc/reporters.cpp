@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "infermeter/load_generator.h"
+#include "result_builder.h"
 
 namespace infermeter {
 
@@ -122,8 +123,14 @@ std::string console_summary(const nlohmann::json& r) {
     return out;
   }
   std::string interval;
-  if (m.contains("throughput_ci") && m.at("throughput_ci").is_object() && m.at("throughput_ci").contains("half_width_rel"))
-    interval = printf_string(" +-%.2g%% (95%%)", 100 * m.at("throughput_ci").at("half_width_rel").get<double>());
+  if (m.contains("throughput_ci") && m.at("throughput_ci").is_object() && m.at("throughput_ci").contains("half_width_rel")) {
+    const auto& ci = m.at("throughput_ci");
+    // Which interval it is decides what it promises: only the across-run one says where the next run lands.
+    const std::string kind = ci.value("kind", std::string(kWithinRun)) == kAcrossRuns
+                                 ? "across " + std::to_string(ci.at("runs").get<long long>()) + " runs"
+                                 : "within this run";
+    interval = printf_string(" +-%.2g%% (95%%, %s)", 100 * ci.at("half_width_rel").get<double>(), kind.c_str());
+  }
   out += printf_string("throughput   %.1f inferences/s%s, %.1f requests/s\n", m.at("inferences_per_s").get<double>(),
                        interval.c_str(), m.at("requests_per_s").get<double>());
   if (m.contains("load") && m.at("load").is_object()) out += load_line(m.at("load"));
@@ -159,9 +166,16 @@ std::string console_summary(const nlohmann::json& r) {
     std::string interval = rate.at("lo").is_number() ? printf_string(", 95%% interval %.1f to %.1f", rate.at("lo").get<double>(),
                                                                    rate.at("hi").get<double>())
                                                   : std::string();
-    out += printf_string("repeats      %lld runs (this is the median): %.1f inferences/s mean, CV %.2g%%%s\n",
-                         r.at("repeats").at("count").get<long long>(), rate.at("mean").get<double>(),
-                         100 * rate.at("cv").get<double>(), interval.c_str());
+    std::string between = rate.value("between_run_cv", nlohmann::json(nullptr)).is_number()
+                              ? printf_string(" (between runs %.2g%%, within a run %.2g%%)",
+                                              100 * rate.at("between_run_cv").get<double>(),
+                                              100 * rate.at("within_run_cv").get<double>())
+                              : std::string();
+    out += printf_string("repeats      %lld runs in %s (this is the median): %.1f inferences/s mean, CV %.2g%%%s%s\n",
+                         r.at("repeats").at("count").get<long long>(),
+                         r.at("repeats").value("isolation", std::string("fresh processes")).c_str(),
+                         rate.at("mean").get<double>(), 100 * rate.at("cv").get<double>(), between.c_str(),
+                         interval.c_str());
   }
   if (r.contains("calibration") && r.at("calibration").is_object())
     out += "harness      " + format_duration_ns(r.at("calibration").at("request_floor_ns").get<double>()) +

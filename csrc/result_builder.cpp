@@ -71,6 +71,7 @@ nlohmann::json latency_summary(const Histogram& h) {
       intervals[key] = nullptr;  // an upper bound exists, a two-sided interval not yet
   }
   out["intervals"] = intervals;
+  out["intervals_kind"] = kWithinRun;
   if (!unsupported.empty()) out["unsupported"] = unsupported;
   return out;
 }
@@ -85,10 +86,12 @@ nlohmann::json throughput_interval(const std::vector<int64_t>& windows, double w
   // The batch means' relative width, applied to the one throughput estimate.
   const double relative = rate->half_width / rate->rate_per_s;
   const double estimate = estimate_per_s * static_cast<double>(batch_size);
-  return {{"confidence", kConfidence},
+  return {{"kind", kWithinRun},
+          {"confidence", kConfidence},
           {"lo_inferences_per_s", estimate * (1 - relative)},
           {"hi_inferences_per_s", estimate * (1 + relative)},
           {"half_width_rel", relative},
+          {"standard_error_rel", relative / student_t_quantile(0.5 + kConfidence / 2, rate->batches - 1)},
           {"method", "batch means: " + std::to_string(rate->batches) + " batches of " +
                          std::to_string(rate->windows_per_batch) + " windows of " + format_duration_ns(window_s * 1e9)}};
 }
@@ -148,10 +151,33 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
   };
 }
 
-nlohmann::json combine_repeats(const std::vector<nlohmann::json>& runs) {
-  const nlohmann::json summary = repeat_summary(runs);
+nlohmann::json combine_repeats(const std::vector<nlohmann::json>& runs, const std::string& isolation) {
+  const nlohmann::json summary = repeat_summary(runs, isolation);
   nlohmann::json doc = runs.at(summary.at("reported_run").get<size_t>());
   doc["repeats"] = summary;
+  // The intervals the document states become the runs' own agreement: what
+  // the next run lands in, which one run's batch means cannot see.
+  const auto& rate = summary.at("inferences_per_s");
+  if (!rate.at("lo").is_number()) return doc;
+  auto& m = doc.at("measurement");
+  const double mean = rate.at("mean").get<double>();
+  m["throughput_ci"] = {{"kind", kAcrossRuns},
+                        {"confidence", kConfidence},
+                        {"lo_inferences_per_s", std::max(0.0, rate.at("lo").get<double>())},
+                        {"hi_inferences_per_s", rate.at("hi").get<double>()},
+                        {"half_width_rel", (rate.at("hi").get<double>() - rate.at("lo").get<double>()) / 2 / mean},
+                        {"runs", runs.size()},
+                        {"method", "t interval on the mean of " + std::to_string(runs.size()) + " runs in " + isolation +
+                                       " (the figure is the median run's)"},
+                        {"within_run", m.value("throughput_ci", nlohmann::json(nullptr))}};
+  auto& judged = doc.at("latency").at(judged_latency_kind(doc));
+  if (!judged.is_object()) return doc;
+  for (const auto& [key, percentile] : kPercentiles) {
+    const auto& across = summary.value(key, nlohmann::json(nullptr));
+    if (across.is_object() && across.at("lo").is_number())
+      judged["intervals"][key] = {std::max(0.0, across.at("lo").get<double>()), across.at("hi").get<double>()};
+  }
+  judged["intervals_kind"] = kAcrossRuns;
   return doc;
 }
 

@@ -43,13 +43,21 @@ struct RunRecord {
 nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model, const RunRecord& run,
                             const nlohmann::json& calibration, const nlohmann::json& environment);
 
+// Every interval a result states is two-sided at this confidence, and says
+// which kind it is: within one run (batch means, order statistics), or across
+// repeated runs (what the next run lands in).
+inline constexpr double kConfidence = 0.95;
+inline constexpr const char* kWithinRun = "within-run";
+inline constexpr const char* kAcrossRuns = "across-runs";
+
 // K runs of one configuration as one document: the run of median
 // throughput, with every run's figures and their agreement under "repeats"
-// (repeats.h).
-nlohmann::json combine_repeats(const std::vector<nlohmann::json>& runs);
-
-// Every interval a result states is two-sided at this confidence.
-inline constexpr double kConfidence = 0.95;
+// (repeats.h). With two runs or more, its throughput interval and the
+// judged latency's percentile intervals are the across-run ones (the mean's
+// t interval; the reported run's own throughput interval is kept under
+// "within_run"). `isolation`: what separated the runs ("fresh processes",
+// "one process").
+nlohmann::json combine_repeats(const std::vector<nlohmann::json>& runs, const std::string& isolation);
 
 // A latency histogram's summary; null when it holds no samples. A percentile
 // the sample count cannot support (MLPerf LoadGen's floor: fewer samples than

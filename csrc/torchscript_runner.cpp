@@ -2,12 +2,12 @@
 
 #include <torch/csrc/jit/ir/constants.h>
 
-#include <filesystem>
 #include <unordered_set>
 
 #include "aoti_runner.h"
 #include "infermeter/errors.h"
 #include "export_facts.h"
+#include "model_file.h"
 #include "sha256.h"
 #include "tensor_bytes.h"
 
@@ -54,7 +54,7 @@ TorchScriptRunner::TorchScriptRunner(const RunConfig& config, const c10::Device&
               : config.replicas == "per-thread-load" ? Copies::kLoad
                                                      : Copies::kDeepCopy) {
   const auto& path = config.model_path;
-  if (!std::filesystem::exists(path)) throw EngineError("model file not found: '" + path + "'");
+  require_model_file(path);
   torch::jit::ExtraFilesMap extra{{kInputSpecFile, ""}, {kExportInfoFile, ""}};
   try {
     module_ = torch::jit::load(path, device_, extra);

@@ -9,7 +9,7 @@ from infermeter import load_results
 from infermeter.analysis import knee_batch, knees, recommend
 from infermeter.sla import parse_sla
 from infermeter.cli import main
-from infermeter.compare import compare
+from infermeter.compare import ONE_RUN_EACH, compare
 from infermeter.cost import cost_per_inferences, cost_per_million, load_catalog
 from sweep_helpers import synthetic_record, write_records
 
@@ -207,17 +207,44 @@ def test_compare_says_when_throughputs_are_within_noise(tmp_path, capsys):
          _with_interval(synthetic_record("bert", 8, 1, "g5.xlarge", 1020, _latencies(4.0)), 1000, 1040)]
     # Two runs of A's batch 1, summarised by the engine as `repeat=2` does.
     runs = [synthetic_record("bert", 1, 1, "g4dn.xlarge", thr, _latencies(5.0))["result"] for thr in (96, 104)]
-    a[0]["result"]["repeats"] = json.loads(_native.combine_repeats([json.dumps(r) for r in runs]))["repeats"]
+    a[0]["result"]["repeats"] = json.loads(_native.combine_repeats([json.dumps(r) for r in runs],
+                                                                   "fresh processes"))["repeats"]
     paths = write_records(tmp_path / "a.jsonl", a), write_records(tmp_path / "b.jsonl", b)
     table = compare(load_results(paths[0]), load_results(paths[1])).set_index("batch")
-    assert list(table["throughput B vs A"]) == ["within noise", "B higher"]  # 100-110 overlaps 95-105; 1000 > 920
+    # 100-110 overlaps 95-105; 1000 > 920; single runs' intervals say nothing of the next run.
+    assert list(table["throughput B vs A"]) == ["within noise" + ONE_RUN_EACH, "B higher" + ONE_RUN_EACH]
+    assert list(table["interval A"]) == ["within-run", "within-run"]
     assert (table.loc[8, "inf/s lo B"], table.loc[8, "inf/s hi B"]) == (1000, 1040)
     assert table.loc[1, "run CV A"] == pytest.approx(a[0]["result"]["repeats"]["inferences_per_s"]["cv"])
     assert table.loc[1, "run CV A"] == pytest.approx(math.sqrt(2 * 4 ** 2) / 100)  # stddev of 96, 104 over their mean
     assert math.isnan(table.loc[8, "run CV A"])
     assert "load" not in table  # closed loops only: nothing to tell apart
     assert main(["compare", *map(str, paths)]) == 0
-    assert "1 of 2 points within noise" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 of 2 points within noise" in out
+    assert "2 verdict(s) rest on within-run intervals" in out
+
+
+def test_compare_judges_repeated_points_by_their_across_run_intervals(tmp_path, capsys):
+    import json
+
+    from infermeter import _native
+
+    def repeated(instance, rates):
+        runs = [synthetic_record("bert", 1, 1, instance, rate, _latencies(5.0)) for rate in rates]
+        doc = json.loads(_native.combine_repeats([json.dumps(r["result"]) for r in runs], "fresh processes"))
+        return runs[0] | {"result": doc}
+
+    # A: 100, 101, 102 (mean 101, interval 101 +- 2.48); B: 110, 111, 112; C: 98, 103, 108 (101-113 overlaps).
+    a, b, c = (repeated(i, rates) for i, rates in (("g4dn.xlarge", (100, 101, 102)), ("g5.xlarge", (110, 111, 112)),
+                                                    ("g5.xlarge", (98, 103, 108))))
+    paths = [write_records(tmp_path / f"{n}.jsonl", [r]) for n, r in (("a", a), ("b", b), ("c", c))]
+    higher = compare(load_results(paths[0]), load_results(paths[1]))
+    assert list(higher["throughput B vs A"]) == ["B higher"]
+    assert list(higher["interval A"]) == ["across 3 runs"]
+    assert list(compare(load_results(paths[0]), load_results(paths[2]))["throughput B vs A"]) == ["within noise"]
+    assert main(["compare", str(paths[0]), str(paths[1])]) == 0
+    assert "rest on within-run intervals" not in capsys.readouterr().out
 
 
 def test_recommend_warns_that_a_closed_loop_peak_leaves_out_queueing(two_instances):

@@ -148,4 +148,5 @@ def test_a_document_missing_keys_gets_an_error_naming_the_key():
     with pytest.raises(RuntimeError, match="key 'config' not found"):
         _native.console_summary("{}")
     with pytest.raises(RuntimeError, match="key 'latency' not found"):
-        _native.combine_repeats(['{"measurement": {"inferences_per_s": 1, "requests": 1, "elapsed_s": 1}}'])
+        _native.combine_repeats(['{"measurement": {"inferences_per_s": 1, "requests": 1, "elapsed_s": 1}}'],
+                                "fresh processes")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import importlib.util
 import json
 import os
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -31,10 +33,15 @@ from tqdm import tqdm
 
 from file_limits import file_size_limit
 
-from infermeter import EngineError, benchmark, save_torchscript
+from infermeter import EngineError, aoti_export, benchmark, save_torchscript
 from infermeter.backends import BackendUnavailable
 from infermeter.cli import main
+from infermeter.cost import load_catalog
+from infermeter.export import file_identity, written_since
+from infermeter.input_spec import INPUT_SPEC_FILE, InputSpec, ModelInputs
+from infermeter.sla import parse_sla
 from infermeter.sweep import ConfigError, expand, load_config, run_sweep
+from infermeter.sweep.grid import point_count
 from infermeter.sweep.merge import merge
 from infermeter.sweep.shard import parse_shard
 from infermeter.sweep.store import ResultsFile, ResultsWriteError
@@ -257,19 +264,19 @@ def wait_for_records(proc: subprocess.Popen, out: Path, count: int) -> None:
 
 # ------------------------------------------------------------ missing model
 
-@row("missing model", "Python API", "EngineError naming the file", "message, threads, engine still works")
+@row("missing model", "Python API", "EngineError naming the file: no such file", "message, threads, engine still works")
 def test_missing_model_api(linear_model, tmp_path):
-    with threads_joined(), pytest.raises(EngineError, match="model file not found: .*nothing.pt"):
+    with threads_joined(), pytest.raises(EngineError, match=r"model file not found: .*nothing.pt' \(no such file\)"):
         benchmark(tmp_path / "nothing.pt", **QUICK)
     still_works(linear_model)
 
 
-@row("missing model", "CLI run, infermeter-bench", "exit 1, message naming the file",
+@row("missing model", "CLI run, infermeter-bench", "exit 1, message naming the file: no such file",
      "message, exit code, no traceback, binary exits")
 def test_missing_model_cli(bench_binary, capsys, tmp_path):
     code, err = cli(capsys, "run", tmp_path / "nothing.pt", "--no-calibrate")
-    assert code == 1 and "model file not found" in err and "nothing.pt" in err
-    user_error(bench(bench_binary, tmp_path / "nothing.pt"), 1, "model file not found", "nothing.pt")
+    assert code == 1 and "model file not found" in err and "nothing.pt" in err and "no such file" in err
+    user_error(bench(bench_binary, tmp_path / "nothing.pt"), 1, "model file not found", "nothing.pt", "no such file")
 
 
 @row("missing model", "sweep config", "ConfigError naming config and file before any point; CLI exit 2",
@@ -280,6 +287,25 @@ def test_missing_model_sweep(capsys, tmp_path):
         load_config(config_path)
     code, err = cli(capsys, "sweep", config_path, "-o", tmp_path / "out", "--quiet")
     assert code == 2 and "gone.pt" in err
+    assert not (tmp_path / "out").exists()
+
+
+@row("a directory given as the model", "Python API (torchscript and aoti runners), CLI run, infermeter-bench, "
+     "sweep config", "EngineError / exit 1: is a directory, not a model file; sweep: ConfigError before any point",
+     "message, exit code, no traceback, binary exits, nothing written")
+def test_directory_as_model(bench_binary, capsys, tmp_path):
+    folder = tmp_path / "model.pt"  # named like a model file: a sweep config takes it for one by its suffix
+    folder.mkdir()
+    words = f"'{folder}' is a directory, not a model file"
+    for runner in ("torchscript", "aoti"):
+        with threads_joined(), pytest.raises(EngineError, match=re.escape(words)):
+            benchmark(folder, runner=runner, **QUICK)
+    code, err = cli(capsys, "run", folder, "--no-calibrate")
+    assert code == 1 and err == f"infermeter: model {words}\n"
+    user_error(bench(bench_binary, folder), 1, words)
+    config_path = sweep_config(tmp_path, [folder])
+    code, err = cli(capsys, "sweep", config_path, "-o", tmp_path / "out", "--quiet")
+    assert code == 2 and f"{folder} is a directory, not a model file" in err
     assert not (tmp_path / "out").exists()
 
 
@@ -759,6 +785,160 @@ def test_vendor_sdk_absent(models, capsys, tmp_path):
     code, err = cli(capsys, "sweep", config_path, "-o", tmp_path / "out", "--quiet")
     assert code == 2 and "torch-neuron" in err
     assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
+# ------------------------------------------------------------ hostile inputs
+
+@row("SLA limit of 0 (p99<0ms, p99<=0us)", "Python API (parse_sla), CLI run --find-rate, sweep config",
+     "ValueError: the latency limit must be positive; exit 2 before measuring; ConfigError on `sla`",
+     "message, exit code, no traceback, nothing measured or written")
+@pytest.mark.parametrize("sla", ["p99<0ms", "p99<=0us", "p50<0.0s"])
+def test_sla_of_zero(models, capsys, tmp_path, sla):
+    words = f"SLA '{sla}': the latency limit must be positive"
+    with pytest.raises(ValueError, match=re.escape(words)):
+        parse_sla(sla)
+    code, err = cli(capsys, "run", models["linear"], "--find-rate", "--sla", sla, "--no-calibrate")
+    assert code == 2 and err == f"infermeter: {words}, e.g. p90<15ms\n"
+    assert "searching" not in capsys.readouterr().out
+    config_path = sweep_config(tmp_path, [models["linear"]], sla=sla)
+    with pytest.raises(ConfigError, match=r"sweep.yaml: invalid sweep config\n  sla: " + re.escape(words)):
+        load_config(config_path)
+
+
+@row("a key given twice in a YAML file (the last would win)", "Python API (load_config, load_catalog), CLI sweep",
+     "ConfigError / ValueError naming the file, the key and both lines; exit 2; YAML tags still refused",
+     "message, exit code, no traceback, nothing written")
+def test_duplicate_yaml_key(models, capsys, tmp_path):
+    config_path = tmp_path / "twice.yaml"
+    config_path.write_text(f"name: t\nbatch_sizes: [1, 2]\nmodels:\n  - name: {models['linear']}\n"
+                           "    batch_sizes: [4]\nduration: 0.2\nbatch_sizes: [8]\n")
+    words = f"{config_path}, line 7: key 'batch_sizes' is given twice (first on line 2)"
+    with pytest.raises(ConfigError, match="^" + re.escape(words) + "$"):
+        load_config(config_path)
+    code, err = cli(capsys, "sweep", config_path, "-o", tmp_path / "out", "--quiet")
+    assert code == 2 and err == f"infermeter: {words}\n"
+    assert not (tmp_path / "out").exists()
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("instances:\n  box: {accelerator: none, count: 0, price_per_hour: 1.0, region: r,\n"
+                      "        date: 2026-01-01, source: s, price_per_hour: 0.5}\n")
+    with pytest.raises(ValueError, match=re.escape(f"{prices}, line 3: key 'price_per_hour' is given twice "
+                                                   "(first on line 2)")):
+        load_catalog(prices)
+    config_path.write_text("name: !!python/object/apply:os.getpid []\n")
+    with pytest.raises(ConfigError, match="not valid YAML: could not determine a constructor for the tag"):
+        load_config(config_path)
+
+
+def grid_config(tmp_path: Path, model: Path, **doc) -> Path:
+    """By default a config of 100 batch sizes x 100 client threads x 100 rates: a million points."""
+    million = dict(batch_sizes=list(range(1, 101)), threads=list(range(1, 101)),
+                   rates=[10.0 * r for r in range(1, 101)])
+    return write_config(tmp_path / "grid.yaml", models=[{"name": str(model)}], load="open", warmup=1.0, duration=5.0,
+                        **(million | doc))
+
+
+@row("a grid of a million points", "Python API (load_config, run_sweep), CLI sweep",
+     "ConfigError on `max_points` (default 10,000) with the count and a time estimate, before a point is built; "
+     "max_points raises the bound; a sweep of an hour or more warns with its estimate",
+     "message, exit code, no traceback, nothing written, time taken, warning")
+def test_a_grid_too_large(models, capsys, tmp_path, monkeypatch):
+    from infermeter.sweep import execute
+
+    config_path = grid_config(tmp_path, models["linear"])
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_path)
+    assert time.monotonic() - started < 5  # refused from the axes' lengths, not from a million points built
+    words = ("max_points: the grid has 1,000,000 points, about 69 days (1 s warm-up + 5 s duration each), more than "
+             "max_points (10,000): check the axes for a mistake, or set max_points: 1000000 to run it")
+    assert str(caught.value) == f"{config_path}: invalid sweep config\n  {words}"
+    code, err = cli(capsys, "sweep", config_path, "-o", tmp_path / "out", "--quiet")
+    assert code == 2 and words in err and not (tmp_path / "out").exists()
+    bounded = load_config(grid_config(tmp_path, models["linear"], batch_sizes=[1, 2], threads=[1], rates=[5.0],
+                                      max_points=2))
+    assert point_count(bounded) == len(expand(bounded)) == 2
+    # A sweep measuring for longer than the bound (an hour; here lowered) says so before its first point.
+    monkeypatch.setattr(execute, "LONG_SWEEP_S", 0.1)
+    small = sweep_config(tmp_path, [models["linear"]])
+    with pytest.warns(execute.LongSweep, match=r"sweep 't' is about to measure 2 points, about 0.6 s "
+                                              r"\(0.1 s warm-up \+ 0.2 s duration each\)"):
+        run_sweep(load_config(small), tmp_path / "small", progress=False)
+
+
+@row("infinite or NaN price in a price file (--prices)", "Python API (load_catalog), CLI recommend --prices",
+     "ValueError naming the file, the instance and the field; exit 2", "message, exit code, no traceback")
+@pytest.mark.parametrize("price", [".inf", ".nan", "'inf'"])
+def test_price_not_finite(capsys, tmp_path, price):
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(f"instances:\n  g5.xlarge: {{accelerator: NVIDIA A10G, count: 1, price_per_hour: {price},\n"
+                      "              region: r, date: 2026-01-01, source: s}\n")
+    words = f"{prices}: instances.g5.xlarge: price_per_hour: Input should be a finite number"
+    with pytest.raises(ValueError, match="^" + re.escape(words) + "$"):
+        load_catalog(prices)
+    results = write_records(tmp_path / "r", [synthetic_record("m", 1, 1, "g5.xlarge", 100.0, [1.0])])
+    code, err = cli(capsys, "recommend", results, "--sla", "p90<15ms", "--prices", prices)
+    assert code == 2 and err == f"infermeter: {words}\n"
+
+
+@row("Ctrl-C during an export, after its file was written whole", "CLI export",
+     "exit 0 saying the file is complete; before the file is in place: exit 130, an earlier file untouched",
+     "exit code, message, file intact, no traceback")
+def test_export_interrupted_after_its_file_is_written(capsys, tmp_path, monkeypatch):
+    exporting = importlib.import_module("infermeter.export")  # the module: the package's `export` is its function
+    output = tmp_path / "m.pt"
+
+    def interrupted_export(model, path, write: bool, **options):
+        if write:  # the export's last step: its file renamed into place
+            save_torchscript(torch.nn.Linear(4, 2), torch.rand(1, 4), path)
+        raise KeyboardInterrupt  # then Ctrl-C, as while the scratch folder is removed
+
+    for write in (True, False):
+        monkeypatch.setattr(exporting, "export", functools.partial(interrupted_export, write=write))
+        before = output.read_bytes() if output.exists() else None
+        code = main(["export", "resnet18", "-o", str(output)])
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        if write:
+            assert code == 0 and f"interrupted after {output} was written whole: the export is complete" in err
+        else:
+            assert code == 130 and err.endswith("infermeter: interrupted\n") and output.read_bytes() == before
+    assert not written_since(output, file_identity(output)) and written_since(output, None)
+
+
+def corrupt_package(path: Path) -> Path:
+    """A .pt2 whose input spec and metadata read well and whose library is not
+    a library: torch's loader unpacks it, then fails to load it."""
+    spec = ModelInputs([InputSpec.from_tensor("x", torch.rand(1, 4))]).to_json()
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("m/.data/version", "3\n")
+        archive.writestr("m/archive_format", "pt2")
+        archive.writestr("m/data/aotinductor/model/m.wrapper_metadata.json", json.dumps({"AOTI_DEVICE_KEY": "cpu"}))
+        archive.writestr("m/data/aotinductor/model/m.wrapper.so", os.urandom(4096))
+        archive.writestr(f"m/extra/{INPUT_SPEC_FILE}", spec)
+    return path
+
+
+@pytest.mark.skipif(not aoti_export.LOADS_UNPACKED_FOLDERS,
+                    reason="torch before 2.14 loads the .pt2 alone, and leaves its unpacked copy when loading fails")
+@row("corrupt AOTInductor package (.pt2 whose library does not load), --trust",
+     "Python API (benchmark, export's load), infermeter-bench", "EngineError / exit 1: cannot load AOTInductor "
+     "package; nothing left in the temp directory (torch's loader leaves its unpacked copy when loading fails)",
+     "message, exit code, the temp directory (TMPDIR) empty afterwards, engine still works")
+def test_corrupt_package_leaves_no_temp_files(bench_binary, models, tmp_path, monkeypatch):
+    package = corrupt_package(tmp_path / "corrupt.pt2")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proc = subprocess.run([str(bench_binary), package, "--runner", "aoti", "--trust", "--no-calibrate"],
+                          capture_output=True, text=True, timeout=60, env=os.environ | {"TMPDIR": str(temp)})
+    user_error(proc, 1, f"cannot load AOTInductor package '{package}'")
+    assert list(temp.iterdir()) == []
+    monkeypatch.setenv("TMPDIR", str(temp))  # torch's loader and the engine read it on each load
+    with pytest.raises(EngineError, match=re.escape(f"cannot load AOTInductor package '{package}'")):
+        benchmark(package, runner="aoti", trust=True, **QUICK)
+    with pytest.raises(RuntimeError, match="invalid ELF header"):
+        aoti_export.load_package(package, torch.device("cpu"), tmp_path / "unpacked")
+    assert list(temp.iterdir()) == []
+    still_works(models["linear"])
 
 
 # ------------------------------------------------------------------ the docs

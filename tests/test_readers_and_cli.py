@@ -14,7 +14,7 @@ import threading
 import pytest
 
 import infermeter
-from infermeter import _native, load_results
+from infermeter import _native, fresh_process, load_results
 from infermeter.cli import main
 from infermeter.find_rate import find_rate
 from infermeter.frame import series_label
@@ -135,7 +135,6 @@ def test_repr_shows_an_unstated_percentile_as_a_dash():
     (["--find-rate", "--sla", "p99<5ms", "--ci", "0.02"], "--ci"),
     (["--find-rate", "--sla", "p99<5ms", "--duration", "1"], "--duration"),
     (["--find-rate", "--sla", "p99<5ms", "--requests", "10"], "--requests"),
-    (["--find-rate", "--sla", "p99<5ms", "--repeat", "1"], "--repeat"),
     (["--find-rate", "--sla", "p99<5ms", "--ci-percentile", "99"], "--ci-percentile"),
     (["--find-rate", "--sla", "p99<5ms", "--min-duration", "1"], "--min-duration"),
     (["--find-rate"], "--sla"),
@@ -152,10 +151,29 @@ def test_a_bad_sla_is_refused_before_the_search_starts(spin, capsys):
     assert "is not of the form" in captured.err and "searching" not in captured.out
 
 
+def _interrupt_nth_child(monkeypatch, nth: int, after_s: float) -> None:
+    """Ctrl-C `after_s` after the `nth` repeat's fresh process starts: SIGINT
+    to that process and to this one, as a terminal sends it to both."""
+    real = fresh_process.subprocess.Popen
+    started = []
+
+    def popen(*args, **kwargs):
+        child = real(*args, **kwargs)
+        started.append(child)
+        if len(started) == nth:
+            def press():
+                os.kill(child.pid, signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT)
+            threading.Timer(after_s, press).start()
+        return child
+
+    monkeypatch.setattr(fresh_process.subprocess, "Popen", popen)
+
+
 def test_ctrl_c_during_repeats_exits_130_whichever_run_is_reported(spin, monkeypatch, tmp_path, capsys):
-    # Ctrl-C lands in the third run's warm-up: the two finished runs are
+    # Ctrl-C lands in the third run's fresh process: the two finished runs are
     # summarised alone (a run cut short would skew their spread).
-    _interrupt_engine_run(monkeypatch, nth=3, after_s=0.2)
+    _interrupt_nth_child(monkeypatch, nth=3, after_s=0.5)
     out = tmp_path / "r.json"
     assert main(["run", str(spin), "--repeat", "3", "--warmup", "1", "--duration", "0.3", "--no-calibrate",
                  "--json", str(out)]) == 130

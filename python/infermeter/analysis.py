@@ -14,6 +14,7 @@ from infermeter.cost import cost_per_million
 from infermeter.frame import (BATCHER_COLUMNS, SETUP_COLUMNS, WHOLE, capacity_points, curve_label, load_setting,
                               measured)
 from infermeter.options import DYNAMIC_BATCHING
+from infermeter.intervals import straddles
 from infermeter.sla import Sla, parse_sla
 from infermeter.sweep.grid import DEFAULT_RUNNER, batcher_label
 from infermeter.units import format_duration_ms
@@ -64,6 +65,7 @@ class Recommendation:
     unstated: int = 0  # points with too few samples to state the SLA's percentile
     left_out: dict[str, str] = field(default_factory=dict)  # configuration -> why it does not fit in memory
     unchecked: dict[str, str] = field(default_factory=dict)  # configuration -> why its memory was not checked
+    near_misses: int = 0  # points failing the SLA whose percentile interval straddles its limit
 
     @property
     def best(self):
@@ -115,6 +117,24 @@ class Recommendation:
                          f"({', '.join(labels[:LISTED])}{more})")
         return lines
 
+    def _margin_lines(self) -> list[str]:
+        """The best point's percentile interval, and whether the SLA verdicts near the limit can be trusted."""
+        b, p = self.best, f"p{self.sla.percentile:g}"
+        lines = []
+        if not pd.isna(b["sla_lo_ms"]):
+            lines.append(f"  {p} 95% interval {format_duration_ms(b['sla_lo_ms'])} to "
+                         f"{format_duration_ms(b['sla_hi_ms'])} ({b['sla_interval_kind']})")
+        if b["borderline"]:
+            lines.append(f"  borderline: that interval straddles the {format_duration_ms(self.sla.limit_ms)} limit, "
+                         f"so another run may not meet the SLA; measure it with --repeat 3 to decide")
+        others = int(self.candidates["borderline"].iloc[1:].sum())
+        if others:
+            lines.append(f"  {others} other configuration(s) meeting the SLA are borderline the same way")
+        if self.near_misses:
+            lines.append(f"  {self.near_misses} point(s) failing the SLA have a {p} interval straddling the limit: "
+                         "another run may meet it")
+        return lines
+
     def __str__(self) -> str:
         unstated = ([f"{self.unstated} point(s) had too few samples to state p{self.sla.percentile:g} and were not "
                      "counted as meeting the SLA"] if self.unstated else [])
@@ -133,6 +153,7 @@ class Recommendation:
                  f"{format_duration_ms(b['sla_latency_ms'])}, ${b['server_cost_per_million']:.4f} per million "
                  f"inferences ({priced})",
                  f"  per server: {self._basis()}"]
+        lines += self._margin_lines()
         if self.target_load:
             n = self.servers()
             if whole:
@@ -257,6 +278,13 @@ def recommend(frame: pd.DataFrame, sla: Sla | str, min_throughput: float | None 
     priced["sla_latency_ms"] = [sla.latency_ms(r) for r in priced["result"]]
     priced["meets"] = [sla.met_by(r) and (load == "closed" or bool(sustained))
                        for r, load, sustained in zip(priced["result"], priced["load"], priced["sustained"])]
+    margins = [r.percentile_interval_ms(sla.percentile) for r in priced["result"]]
+    priced["sla_lo_ms"] = [m[0] if m else math.nan for m in margins]
+    priced["sla_hi_ms"] = [m[1] if m else math.nan for m in margins]
+    priced["sla_interval_kind"] = [m[2] if m else None for m in margins]
+    priced["borderline"] = [straddles(m, sla.limit_ms) for m in margins]
+    near_misses = int((priced["borderline"] & ~priced["meets"]
+                       & ((priced["load"] == "closed") | priced["sustained"].fillna(False).astype(bool))).sum())
     chosen, per_server, basis, left_out, unchecked = [], [], [], {}, {}
     for _, group in priced.groupby(CONFIGURATION, sort=False, dropna=False):
         fit = memory_fit(group, headroom)
@@ -277,4 +305,5 @@ def recommend(frame: pd.DataFrame, sla: Sla | str, min_throughput: float | None 
     if min_throughput:
         candidates = candidates[candidates["server_inferences_per_s"] >= min_throughput]
     return Recommendation(sla, candidates.sort_values(["server_cost_per_million", "sla_latency_ms"]), target_load,
-                          unstated=int(priced["sla_latency_ms"].isna().sum()), left_out=left_out, unchecked=unchecked)
+                          unstated=int(priced["sla_latency_ms"].isna().sum()), left_out=left_out, unchecked=unchecked,
+                          near_misses=near_misses)

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import torch
+from torch.torch_version import TorchVersion
 
 from infermeter import compile_cache
 from infermeter.elf_needs import needed_libraries
@@ -114,9 +115,25 @@ def _compiled(program, path: Path, inductor_options: dict, compiler: str) -> tup
         f"dynamically (e.g. CXX={FALLBACK_CXX}) and export again")
 
 
-def load_package(path: str | Path, device: torch.device):
+# Given the .pt2 itself, torch's loader unpacks it into a temp folder of its
+# own, which it leaves behind when loading fails; from torch 2.14 on (pytorch
+# #172436) it also loads the folder a package was unpacked into, and leaves
+# that folder to its owner (as csrc/aoti_runner.cpp does).
+LOADS_UNPACKED_FOLDERS = TorchVersion(torch.__version__) >= (2, 14)
+
+
+def load_package(path: str | Path, device: torch.device, unpack_into: Path):
+    """The package at `path`, loaded from a copy unpacked into `unpack_into`
+    (a folder the caller owns and removes once done with the model) where
+    torch loads from one."""
+    from torch.export.pt2_archive._package import AOTICompiledModel
+
     index = device.index if device.type == "cuda" and device.index is not None else -1
-    return torch._inductor.aoti_load_package(str(path), device_index=index)
+    if not LOADS_UNPACKED_FOLDERS:
+        return torch._inductor.aoti_load_package(str(path), device_index=index)
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(unpack_into)
+    return AOTICompiledModel(torch._C._aoti.AOTIModelPackageLoader(str(unpack_into), "model", False, 1, index))
 
 
 def write_package(compiled: Path, output: Path, input_spec_json: str, export_facts_json: str) -> None:

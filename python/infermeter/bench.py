@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from infermeter import _native
+from infermeter import _native, fresh_process
 from infermeter.aoti_export import models_link_cxx_runtime
 from infermeter.backends import COMPILING, BackendConfig, as_backend, eia
 from infermeter.backends.python_runner import PythonModel
@@ -137,19 +137,28 @@ def _refuse_static_cxx_runtime(path: Path) -> None:
 
 
 def _repeated(model, inputs, backend, options: dict, repeat: int) -> Result:
-    """`repeat` independent runs, as one document (the engine's
-    combine_repeats). Ctrl-C keeps the runs finished so far, combined alone:
-    the run it cut short is shorter than the others and would skew their
-    spread (it is the result only when no run had finished)."""
+    """`repeat` independent runs, each in a fresh process (fresh_process.py),
+    as one document (the engine's combine_repeats): its intervals are the
+    runs' agreement, what the next run lands in. A module is traced once,
+    here, and each child measures the file. Ctrl-C keeps the runs finished
+    so far, combined alone: the run it cut short is shorter than the others
+    and would skew their spread (it is the result only when no run had
+    finished)."""
     docs = []
     once = options | {"repeat": 1}
-    for _ in range(repeat):
-        try:
-            docs.append(benchmark(model, inputs=inputs, backend=backend, **once).to_dict())
-        except Interrupted as interrupted:
-            raise Interrupted(_combined(docs) if docs else interrupted.result) from None
+    with tempfile.TemporaryDirectory(prefix="infermeter-repeat-") as tmp:
+        path = _model_file(model, inputs, Path(tmp))
+        for _ in range(repeat):
+            try:
+                docs.append(fresh_process.measure(path, backend, once, inputs, Path(tmp)))
+            except fresh_process.ChildInterrupted as stopped:
+                if docs:
+                    raise Interrupted(_combined(docs)) from None
+                if stopped.doc is None:
+                    raise KeyboardInterrupt("interrupted before the first repeat measured anything") from None
+                raise Interrupted(Result(stopped.doc)) from None
     return _combined(docs)
 
 
 def _combined(docs: list[dict]) -> Result:
-    return Result(json.loads(_native.combine_repeats([json.dumps(d) for d in docs])))
+    return Result(json.loads(_native.combine_repeats([json.dumps(d) for d in docs], "fresh processes")))

@@ -21,13 +21,14 @@ def _flags(names) -> str:
 def _find_rate(args, given: dict, search: dict) -> int:
     import json
 
-    from infermeter.find_rate import SearchInterrupted, find_rate
+    from infermeter.find_rate import SearchInterrupted, find_rate, find_rate_repeated
     from infermeter.sla import parse_sla
 
+    searches = given.pop("repeat", 1)
     refused = [name for name in STEP_OPTIONS if name in given]
     if refused:
         raise ValueError(f"--find-rate chooses each step's rate and duration and measures it once: leave out "
-                         f"{_flags(refused)}")
+                         f"{_flags(refused)} (--repeat K makes the whole search K times)")
     if search.get("sla") is None:
         raise ValueError("--find-rate needs --sla, e.g. --sla 'p99<15ms'")
     sla = parse_sla(search["sla"])
@@ -35,15 +36,22 @@ def _find_rate(args, given: dict, search: dict) -> int:
     if json_path:
         _native.check_output_path("json", json_path, args.model)
     print(f"searching the highest rate meeting {sla} ...", flush=True)
+    how = dict(sla=sla, precision=search.get("rate_precision", BY_NAME["rate_precision"].default),
+               backend=from_arguments(args), **({"calibrate": False} | given),
+               on_step=lambda s: print(f"  offered {s.offered_rate_per_s:.1f}/s: achieved {s.achieved_rate_per_s:.1f}/s, "
+                                       f"{s.latency_label}, {'meets' if s.meets else 'fails'}", flush=True))
     try:
-        search_result = find_rate(
-            args.model, sla=sla, precision=search.get("rate_precision", BY_NAME["rate_precision"].default),
-            backend=from_arguments(args), **({"calibrate": False} | given),
-            on_step=lambda s: print(f"  offered {s.offered_rate_per_s:.1f}/s: achieved {s.achieved_rate_per_s:.1f}/s, "
-                                    f"{s.latency_label}, {'meets' if s.meets else 'fails'}", flush=True))
+        if searches > 1:
+            search_result = find_rate_repeated(args.model, searches=searches, **how,
+                                               on_search=lambda i: print(f"search {i + 1} of {searches}", flush=True))
+        else:
+            search_result = find_rate(args.model, **how)
     except SearchInterrupted as stopped:  # keep the finished steps, as `run` keeps a partial result
         search_result = stopped.search
     print(search_result)
+    if searches == 1 and search_result.best:
+        print("one search: how far its answer moves from search to search is not measured (--repeat 3 makes it "
+              "three times)")
     if json_path:
         best = search_result.best
         doc = {"rate_search": search_result.to_dict(), "best_result": best.result.to_dict() if best else None}
@@ -155,7 +163,7 @@ def _batch_spec(args) -> int:
 
 
 def _compare(args) -> int:
-    from infermeter.compare import NOISE, WITHIN_NOISE, compare
+    from infermeter.compare import NOISE, ONE_RUN_EACH, WITHIN_NOISE, compare
     from infermeter.frame import load_results
     from infermeter.report.table import formatted
     from infermeter.sweep.store import printed_skips
@@ -167,9 +175,15 @@ def _compare(args) -> int:
         raise ValueError(f"{args.a} and {args.b} have no measured point in common")
     print(formatted(table).to_string(index=False))
     if NOISE in table:
-        same = int((table[NOISE] == WITHIN_NOISE).sum())
+        verdicts = table[NOISE].astype(str)
+        same = int(verdicts.str.startswith(WITHIN_NOISE).sum())
         print(f"\n{same} of {len(table)} points within noise: their 95% throughput intervals overlap, so these "
               "measurements do not show either side faster")
+        one_run = int(verdicts.str.endswith(ONE_RUN_EACH).sum())
+        if one_run:
+            print(f"{one_run} verdict(s) rest on within-run intervals, which leave out how far a figure moves from "
+                  "one process to the next (docs/intervals.md): measure both sides with --repeat 3 (a sweep: "
+                  "repeat: 3) to judge across runs")
     return 0
 
 
@@ -206,17 +220,25 @@ def _report(args) -> int:
 
 
 def _export(args) -> int:
-    from infermeter.export import export
+    from infermeter.export import export, file_identity, written_since
 
     options = {k: v for k, v in (("seq_len", args.seq_len), ("resolution", args.resolution),
                                  ("weights", args.weights)) if v is not None}
     print(f"exporting {args.model} ({args.precision}, batch {args.batch_size}) ...", file=sys.stderr, flush=True)
-    report = export(args.model, args.output, precision=args.precision, batch_size=args.batch_size,
-                    method=args.method, freeze=not args.no_freeze, format=args.format, device=args.device,
-                    backend=from_arguments(args), check_input_dependence=not args.allow_constant_output,
-                    static_batch=args.static_batch, max_autotune=args.max_autotune, cache=not args.no_cache,
-                    **options)
-    print(report)
+    before = file_identity(args.output)
+    try:
+        report = export(args.model, args.output, precision=args.precision, batch_size=args.batch_size,
+                        method=args.method, freeze=not args.no_freeze, format=args.format, device=args.device,
+                        backend=from_arguments(args), check_input_dependence=not args.allow_constant_output,
+                        static_batch=args.static_batch, max_autotune=args.max_autotune, cache=not args.no_cache,
+                        **options)
+        print(report)
+    except KeyboardInterrupt:
+        # Ctrl-C after the file was renamed into place (while scratch folders are removed) stopped nothing it needs.
+        if not written_since(args.output, before):
+            raise
+        print(f"infermeter: interrupted after {args.output} was written whole: the export is complete",
+              file=sys.stderr)
     return 0
 
 

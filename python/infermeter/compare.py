@@ -8,27 +8,35 @@ import pandas as pd
 from infermeter.frame import POINT_COLUMNS, SETUP_COLUMNS, informative, measured
 
 SIDE_COLUMNS = {"instance": "instance", "priced_as": "priced as", "inferences_per_s": "inferences/s",
-                "throughput_lo": "inf/s lo", "throughput_hi": "inf/s hi", "repeat_cv": "run CV",
+                "throughput_lo": "inf/s lo", "throughput_hi": "inf/s hi", "interval": "interval", "repeat_cv": "run CV",
                 "p95_ms": "p95 ms", "cost_per_million": "$/1M", "host_peak_mb": "host peak MiB",
                 "device_peak_mb": "device peak MiB", "joules_per_inference": "J/inference"}
 NOISE = "throughput B vs A"
 WITHIN_NOISE = "within noise"
+# Within-run intervals leave out what moves between processes (docs/intervals.md): a
+# verdict drawn from them says so.
+ONE_RUN_EACH = " (within-run intervals only: repeat to judge across runs)"
 
 
 def _noise(row) -> str | None:
     """Whether the two throughput intervals (95%) overlap: then neither side
-    is shown to be faster. None when a side has no interval."""
+    is shown to be faster. None when a side has no interval. Unless both
+    sides state across-run intervals (repeated points), the verdict carries
+    ONE_RUN_EACH: run-to-run noise can make a difference or hide one."""
     lo_a, hi_a, lo_b, hi_b = (row[f"throughput_{end} {side}"] for side in "AB" for end in ("lo", "hi"))
     if pd.isna([lo_a, hi_a, lo_b, hi_b]).any():
         return None
     if lo_b <= hi_a and lo_a <= hi_b:
-        return WITHIN_NOISE
-    return "B higher" if lo_b > hi_a else "B lower"
+        verdict = WITHIN_NOISE
+    else:
+        verdict = "B higher" if lo_b > hi_a else "B lower"
+    across = all(str(row[f"interval {side}"]).startswith("across") for side in "AB")
+    return verdict if across else verdict + ONE_RUN_EACH
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Every point measured on both sides: throughput (with its 95% interval
-    and run-to-run CV where measured), p95 and $/1M of each, whether the
+    """Every point measured on both sides: throughput (with its 95% interval,
+    which kind it is, and run-to-run CV where measured), p95 and $/1M of each, whether the
     throughputs differ beyond noise, and the cost benefit ratio, B's cost /
     A's cost (below 1: B is cheaper); memory peaks and energy per inference
     of each where measured. Each side's "priced as" says whether its cost is

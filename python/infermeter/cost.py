@@ -31,7 +31,8 @@ def cost_per_inferences(mean_latency_s: float, price_per_hour: float, n: int) ->
 
 
 class Instance(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Not inf or nan: YAML's .inf would pass `gt=0` and every cost would print as $inf.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     accelerator: str
     count: int = Field(ge=0)  # accelerators: GPUs, Inferentia chips
     cores_per_accelerator: int = Field(1, ge=1)  # NeuronCores per Inferentia chip (inf1 4, inf2 2)
@@ -173,8 +174,12 @@ def holds_accelerator(result: dict, settings: dict | None = None) -> bool:
 
 
 def _read(path: Path) -> dict[str, Instance]:
+    from infermeter.sweep.config import DuplicateKey, read_yaml
+
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = read_yaml(path) or {}
+    except DuplicateKey as e:
+        raise ValueError(f"{path}, {e}") from None
     except (OSError, yaml.YAMLError) as e:
         raise ValueError(f"{path}: cannot read price file: {e}") from None
     if not isinstance(doc, dict) or set(doc) - {"defaults", "instances"} or not isinstance(doc.get("instances"), dict):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import tempfile
 import warnings
@@ -152,6 +153,25 @@ def export(model: str | torch.nn.Module, output: str | Path, *, precision: str =
     return ExportReport(path, info)
 
 
+def file_identity(path: str | Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`; None when there is none (or it cannot be seen)."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def written_since(path: str | Path, before: tuple[int, int] | None) -> bool:
+    """Whether an export has put its file at `path` since `path` had identity
+    `before` (file_identity). An export writes a scratch file and renames it
+    over `path` once it is whole, so another identity there is the new file,
+    complete: what an interruption still stops after that (removing scratch
+    folders) loses nothing."""
+    now = file_identity(path)
+    return now is not None and now != before
+
+
 def _check_arguments(precision: str, format: str, static_batch: bool, max_autotune: bool) -> None:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -196,7 +216,7 @@ def _compiled_variant(variant, variant_inputs, built, batch_size, target, precis
         program = aoti_export.export_program(variant, variant_inputs, batch_inputs, aoti_options["static_batch"])
         package, compile_facts = aoti_export.compile_package(program, scratch, aoti_options["inductor"], target,
                                                              aoti_options["cache"])
-        compiled = aoti_export.load_package(package, target)
+        compiled = aoti_export.load_package(package, target, scratch / "unpacked")
         facts = {"method": "torch.export", "frozen": freeze, "inductor_options": aoti_options["inductor"],
                  **compile_facts}
         return compiled, facts, None, package

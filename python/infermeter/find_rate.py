@@ -10,6 +10,7 @@ at least 99%)."""
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -69,13 +70,31 @@ class RateSearch:
         passing = [s for s in self.steps if s.meets]
         return max(passing, key=lambda s: s.offered_rate_per_s) if passing else None
 
+    @property
+    def failing_above(self) -> float | None:
+        """The lowest rate above the answer that failed, else the capacity
+        (no rate with these threads exceeds it): the answer lies between the
+        two. None without an answer."""
+        best = self.best
+        if best is None:
+            return None
+        above = [s.offered_rate_per_s for s in self.steps if not s.meets and s.offered_rate_per_s > best.offered_rate_per_s]
+        return min(above, default=self.capacity_per_s)
+
+    @property
+    def precision_rel(self) -> float | None:
+        """How far the search pinned its answer: (failing above - answer) / failing above."""
+        above = self.failing_above
+        return None if above is None else (above - self.best.offered_rate_per_s) / above
+
     def to_dict(self) -> dict:
         best = self.best
         return {"sla": str(self.sla), "load": self.load, "max_batch": self.max_batch,
                 "capacity_per_s": self.capacity_per_s, "batch_size": self.batch_size,
                 "steps": [s.to_dict() for s in self.steps], "interrupted": self.interrupted,
                 "best_rate_per_s": best.offered_rate_per_s if best else None,
-                "best_inferences_per_s": best.offered_rate_per_s * self.batch_size if best else None}
+                "best_inferences_per_s": best.offered_rate_per_s * self.batch_size if best else None,
+                "failing_above_per_s": self.failing_above, "precision_rel": self.precision_rel}
 
     def __str__(self) -> str:
         p = f"p{self.sla.percentile:g}"
@@ -94,7 +113,9 @@ class RateSearch:
         if best:
             return (f"highest rate meeting {self.sla}{so_far}: {best.offered_rate_per_s:.1f} requests/s "
                     f"({best.offered_rate_per_s * self.batch_size:.1f} inferences/s, "
-                    f"{best.offered_rate_per_s / self.capacity_per_s:.0%} of the {self.capacity_name})")
+                    f"{best.offered_rate_per_s / self.capacity_per_s:.0%} of the {self.capacity_name}), pinned to "
+                    f"{self.precision_rel:.1%}: the next rate up, {self.failing_above:.1f}/s, failed or is the "
+                    "capacity")
         if self.interrupted:
             return f"no rate met {self.sla}{so_far}"
         return f"no rate met {self.sla}, down to {LOWEST_SHARE:.1%} of capacity"
@@ -226,3 +247,75 @@ def _bracket_and_bisect(run: Callable[[float], RateStep], search: RateSearch, pr
             low = rate
         else:
             high = rate
+
+
+@dataclass
+class RepeatedSearch:
+    """The same search made several times: its answer's run-to-run spread,
+    which one search's precision does not show (docs/intervals.md)."""
+
+    searches: list[RateSearch]
+
+    @property
+    def answers(self) -> list[float]:
+        """Each finished search's answer, requests/s (a search with none counts as 0)."""
+        return [s.best.offered_rate_per_s if s.best else 0.0 for s in self.searches if not s.interrupted]
+
+    @property
+    def median(self) -> RateSearch:
+        """The search of median answer (the lower middle for an even count)."""
+        finished = [s for s in self.searches if not s.interrupted] or self.searches
+        ranked = sorted(finished, key=lambda s: s.best.offered_rate_per_s if s.best else 0.0)
+        return ranked[(len(ranked) - 1) // 2]
+
+    @property
+    def best(self) -> RateStep | None:
+        return self.median.best
+
+    @property
+    def interrupted(self) -> bool:
+        return any(s.interrupted for s in self.searches)
+
+    def spread(self) -> dict:
+        """min, max, mean and CV of the answers, in requests/s."""
+        a = self.answers
+        mean = statistics.fmean(a) if a else math.nan
+        cv = statistics.stdev(a) / mean if len(a) > 1 and mean > 0 else math.nan
+        return {"searches": len(a), "min_per_s": min(a, default=math.nan), "max_per_s": max(a, default=math.nan),
+                "mean_per_s": mean, "cv": cv}
+
+    def to_dict(self) -> dict:
+        spread = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in self.spread().items()}
+        return self.median.to_dict() | {"repeated": spread, "searches": [s.to_dict() for s in self.searches]}
+
+    def __str__(self) -> str:
+        lines = [str(self.median), ""]
+        spread = self.spread()
+        batch = self.median.batch_size
+        listed = ", ".join(f"{a:.1f}" for a in self.answers)
+        lines.append(f"{spread['searches']} searches (one process), answers {listed} requests/s: median "
+                     f"{self.median.best.offered_rate_per_s if self.median.best else 0:.1f} ({batch} item(s) a "
+                     f"request), range {spread['min_per_s']:.1f} to {spread['max_per_s']:.1f}, CV "
+                     f"{spread['cv']:.1%}" if spread["searches"] > 1 else "one search finished: no spread")
+        if self.interrupted:
+            lines.append("interrupted: the spread is of the searches that finished")
+        return "\n".join(lines)
+
+
+def find_rate_repeated(model, *, searches: int, on_search: Callable[[int], None] | None = None,
+                       **kwargs) -> RepeatedSearch:
+    """`find_rate(model, **kwargs)` made `searches` times, one after the
+    other in this process. Ctrl-C raises SearchInterrupted whose `search` is
+    the RepeatedSearch of those finished and the one it cut short."""
+    if searches < 2:
+        raise ValueError(f"a repeated search needs at least 2 searches, got {searches}")
+    done = RepeatedSearch([])
+    for i in range(searches):
+        if on_search:
+            on_search(i)
+        try:
+            done.searches.append(find_rate(model, **kwargs))
+        except SearchInterrupted as stopped:
+            done.searches.append(stopped.search)
+            raise SearchInterrupted(done, stopped.result) from None
+    return done

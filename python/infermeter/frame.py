@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from infermeter.intervals import interval_label
 from infermeter.cost import PRICINGS, cost_per_million, devices_used, holds_accelerator, load_catalog
 from infermeter.options import DYNAMIC_BATCHING
 from infermeter.result import Result
@@ -31,7 +32,7 @@ NUMBER_COLUMNS = ("inferences_per_s", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "
                   "host_peak_mb", "device_peak_mb", "lower_bound_mb", "joules_per_inference", "inferences_per_kwh",
                   "mean_watts", "host_memory_gib", "device_memory_gib")
 OTHER_COLUMNS = ("device_name", "weights", "sustained", "converged", "launch_bound", "rate_search", "energy_meter",
-                 "on_accelerator")
+                 "on_accelerator", "interval")
 MIB = 2 ** 20
 
 
@@ -114,6 +115,7 @@ def _measurement_facts(doc: dict) -> dict:
              "rate_search": search,
              "throughput_lo": interval.get("lo_inferences_per_s", math.nan),
              "throughput_hi": interval.get("hi_inferences_per_s", math.nan),
+             "interval": interval_label(doc),
              "repeat_cv": doc["repeats"]["inferences_per_s"]["cv"] if doc.get("repeats") else math.nan,
              "converged": stop.get("converged") if stop.get("rule") == "ci" else None,
              "launch_bound": (m.get("launch_bound") or {}).get("launch_bound")}
@@ -190,8 +192,9 @@ def load_results(*paths: str | Path, prices: tuple[str | Path, ...] = (), pricin
     settings, `mean_batch`, the items in its mean batch, and `padding`, the
     share of computed items that were padding (NaN under other loads);
     `batch_size` is then the items of one request. `throughput_lo` /
-    `throughput_hi`: the run's 95% throughput interval; `repeat_cv`: the CV of
-    throughput across repeats; `converged`: whether a statistical stop
+    `throughput_hi`: the 95% throughput interval the result states, and
+    `interval` which kind ("within-run", or "across 3 runs" for a repeated
+    point: intervals.py); `repeat_cv`: the CV of throughput across repeats; `converged`: whether a statistical stop
     converged (None without one); `launch_bound`: a GPU point whose kernel
     launches bound it.
     Memory, in MiB (2**20 bytes), over the measuring phase: `host_peak_mb`

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hdrh.histogram import HdrHistogram
 
+from infermeter.intervals import percentile_interval_ms, throughput_interval_kind
 from infermeter.resources import Energy, Memory
 
 from infermeter import _native
@@ -205,6 +206,20 @@ class Result:
         measured none."""
         doc = self._doc.get("energy")
         return Energy.from_doc(doc) if doc else None
+
+    @property
+    def interval_kind(self) -> str | None:
+        """Which throughput interval this result states: "within-run" (this
+        run's batch means: how precisely the run is known, not where the next
+        one lands) or "across-runs" (repeat >= 2: the runs' agreement);
+        None when it states none. Its percentile intervals are of the same kind."""
+        return throughput_interval_kind(self._doc)
+
+    def percentile_interval_ms(self, percentile: float) -> tuple[float, float, str] | None:
+        """(lo, hi, kind) in ms: the 95% interval of the judged latency's
+        percentile (intervals.percentile_interval_ms); None when the samples
+        cannot bound it on both sides."""
+        return percentile_interval_ms(self._doc, percentile)
 
     @property
     def repeats(self) -> dict | None:

@@ -48,4 +48,8 @@ def parse_sla(text: str) -> Sla:
     match = _SLA.match(text)
     if not match or not 0 < float(match[1]) < 100:
         raise ValueError(f"SLA {text!r} is not of the form p<percentile><limit with a unit, e.g. p90<15ms")
-    return Sla(float(match[1]), float(match[3]) * _TO_MS[match[4]], match[2] == "<=")
+    limit_ms = float(match[3]) * _TO_MS[match[4]]
+    if limit_ms == 0:
+        # No latency is 0 (or below it): such an SLA would be searched for a rate that cannot exist.
+        raise ValueError(f"SLA {text!r}: the latency limit must be positive, e.g. p90<15ms")
+    return Sla(float(match[1]), limit_ms, match[2] == "<=")

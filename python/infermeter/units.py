@@ -33,3 +33,12 @@ def format_duration_ns(ns: float) -> str:
 def format_duration_ms(ms: float) -> str:
     """As format_duration_ns, for the millisecond figures of results tables."""
     return format_duration_ns(ms * 1e6)
+
+
+def format_long_duration(seconds: float) -> str:
+    """A wall time as people plan around it, to two significant digits in
+    the largest unit it fills: 40 s, 12 min, 3.3 h, 12 days."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{float(f'{seconds / size:.2g}'):g} {unit}"
+    return f"{float(f'{seconds:.2g}'):g} s"

@@ -20,20 +20,23 @@ def series(capacity: pd.DataFrame):
 
 
 def per_batch(capacity: pd.DataFrame, columns: dict[str, str], ylabel: str, mark_knee: bool = False,
-              scale: float = 1.0) -> bytes:
+              scale: float = 1.0, error_bars: tuple[str, str] | None = None) -> bytes:
     """`columns` (column -> what follows the series label in the legend)
     against batch size, each divided by `scale`; a column a series never
     measured draws nothing. With `mark_knee`, each series' throughput knee is
-    starred on its first column."""
+    starred on its first column. `error_bars`: the (lo, hi) columns of the
+    first column's interval, drawn where a point states one."""
     fig, ax = new_figure()
     for label, g in series(capacity):
         color = None
-        for (column, suffix), style in zip(columns.items(), LINE_STYLES):
+        for i, ((column, suffix), style) in enumerate(zip(columns.items(), LINE_STYLES)):
             if g[column].isna().all():
                 continue
             (line,) = ax.plot(g["batch_size"], g[column] / scale, marker="o", linestyle=style, color=color,
                               label=label + suffix)
             color = line.get_color()
+            if error_bars and i == 0:
+                _error_bars(ax, g, column, error_bars, scale, color)
         knee = knee_batch(g["batch_size"], g["inferences_per_s"]) if mark_knee and color else None
         if knee is not None:
             y = g.loc[g["batch_size"] == knee, next(iter(columns))].iloc[0] / scale
@@ -44,3 +47,13 @@ def per_batch(capacity: pd.DataFrame, columns: dict[str, str], ylabel: str, mark
     ax.set_xticks(batches, [str(b) for b in batches])
     ax.minorticks_off()
     return finished(fig, ax, "batch size", ylabel)
+
+
+def _error_bars(ax, g: pd.DataFrame, column: str, bounds: tuple[str, str], scale: float, color) -> None:
+    stated = g.dropna(subset=list(bounds))
+    if stated.empty:
+        return
+    below = (stated[column] - stated[bounds[0]]).clip(lower=0) / scale
+    above = (stated[bounds[1]] - stated[column]).clip(lower=0) / scale
+    ax.errorbar(stated["batch_size"], stated[column] / scale, yerr=[below, above], fmt="none", ecolor=color,
+                capsize=3)

@@ -33,6 +33,18 @@ def _latency_scale(frame: pd.DataFrame, column: str) -> tuple[str, float]:
     return unit, scale_ns / 1e6
 
 
+def interval_kinds(capacity: pd.DataFrame) -> str:
+    """What the error bars are: within one run (how precisely that run is
+    known) or across repeated runs (where the next run lands)."""
+    kinds = capacity["interval"].dropna().unique()
+    if len(kinds) == 0:
+        return "none stated"
+    across = [k for k in kinds if str(k).startswith("across")]
+    if not across:
+        return "within each run: they leave out how far a figure moves from one run to the next"
+    return "across repeated runs" if len(across) == len(kinds) else "across runs where repeated, else within the run"
+
+
 def throughput_vs_latency(capacity: pd.DataFrame) -> bytes:
     fig, ax = new_figure()
     unit, scale = _latency_scale(capacity, "p95_ms")
@@ -98,8 +110,10 @@ def figures(frame: pd.DataFrame, chosen: pd.DataFrame) -> list[tuple[str, str, b
         unit, scale = _latency_scale(capacity, "p95_ms")
         out += [("throughput_vs_latency", "Throughput against p95 latency (each point a batch size)",
                  throughput_vs_latency(capacity)),
-                ("throughput_vs_batch", "Throughput against batch size, knee marked",
-                 per_batch(capacity, {"inferences_per_s": ""}, "inferences/s", mark_knee=True)),
+                ("throughput_vs_batch", "Throughput against batch size, knee marked; error bars: the 95% "
+                 f"interval each point states ({interval_kinds(capacity)})",
+                 per_batch(capacity, {"inferences_per_s": ""}, "inferences/s", mark_knee=True,
+                           error_bars=("throughput_lo", "throughput_hi"))),
                 ("latency_vs_batch", "p95 latency against batch size",
                  per_batch(capacity, {"p95_ms": ""}, f"p95 latency ({unit})", scale=scale))]
         if capacity["cost_per_million"].notna().any():

@@ -16,7 +16,7 @@ HEADERS = {"instance": "instance", "model": "model", "variant": "variant", "runn
            "offered_rate": "offered /s", "achieved_rate": "achieved /s", "sustained": "sustained",
            "mean_batch": "mean batch", "padding": "padding",
            "inferences_per_s": "inferences/s", "throughput_lo": "inf/s lo", "throughput_hi": "inf/s hi",
-           "repeat_cv": "run CV", "converged": "converged", "sla_inferences_per_s": "inf/s within SLA",
+           "interval": "interval", "repeat_cv": "run CV", "converged": "converged", "sla_inferences_per_s": "inf/s within SLA",
            "p50_ms": "p50 ms", "p95_ms": "p95 ms", "launch_p50_ms": "launch p50 ms", "launch_bound": "launch-bound",
            "cost_per_million": "$/1M", "priced_as": "priced as", "benefit": "cost vs baseline",
            "host_peak_mb": "host peak MiB", "device_peak_mb": "device peak MiB", "lower_bound_mb": "lower bound MiB",

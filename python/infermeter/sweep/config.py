@@ -20,6 +20,7 @@ from infermeter.precisions import PRECISIONS
 from infermeter.options import BY_NAME, SWEEP, Option, check_value, for_front, normalise
 from infermeter.sla import parse_sla
 from infermeter.sweep.load import BATCHER_AXES, ModelLoad, load_problems, model_load
+from infermeter.units import format_long_duration
 
 Precision = Literal[PRECISIONS]
 
@@ -78,6 +79,12 @@ Precisions = Annotated[list[Precision], BeforeValidator(_as_list), Field(min_len
 
 # A model named with one of these is a file (TorchScript, or an AOTInductor .pt2), else a zoo name.
 MODEL_FILE_SUFFIXES = (".pt", ".pth", ".ts", ".pt2")
+# The most points a sweep runs unless its config's max_points says more: a grid
+# past it is more often an axis mistyped than weeks of measuring meant.
+MAX_POINTS = 10_000
+# The run options that decide how long a point measures (the others, such as
+# the load, are the points' to complete).
+TIMING_OPTIONS = ("warmup", "duration", "requests", "ci", "min_duration", "repeat")
 
 
 class ConfigError(ValueError):
@@ -156,6 +163,7 @@ class _SweepBase(_Strict):
     eia: EiaOptions = EiaOptions()
     models: list[ModelConfig] = Field(min_length=1)
     precisions: Precisions = ["fp32"]
+    max_points: int = Field(MAX_POINTS, gt=0, strict=True)
 
     def given_options(self) -> dict:
         """The run options this config gives (not their axes), by name."""
@@ -183,6 +191,21 @@ class _SweepBase(_Strict):
         """A rate search's shortest step: the sweep's duration, or the engine's default one."""
         return self.duration if self.duration is not None else normalise({})["duration"]
 
+    def time_estimate(self, points: int) -> tuple[float, str]:
+        """How long measuring `points` points takes (s), and that said:
+        "20,000 points, about 1.4 days (1 s warm-up + 5 s duration each)".
+        Each point's warm-up and duration (with ci, the most it may take; with
+        only requests to stop on, none), times its repeats; exports, compiles
+        and a rate search's further steps come on top."""
+        options = normalise({k: v for k, v in self.given_options().items() if k in TIMING_OPTIONS})
+        duration = options["duration"] or 0.0
+        seconds = points * (options["warmup"] + duration) * options["repeat"]
+        measured = (f"{options['requests']} requests" if options["duration"] is None else
+                    f"{'up to ' if options['ci'] is not None else ''}{duration:g} s duration")
+        each = f"{options['warmup']:g} s warm-up + {measured}" + (
+            f", {options['repeat']} repeats" if options["repeat"] > 1 else "")
+        return seconds, f"{points:,} point{'s' * (points != 1)}, about {format_long_duration(seconds)} ({each} each)"
+
     @model_validator(mode="after")
     def _name_is_a_folder(self):
         if self.name in (".", ".."):
@@ -197,6 +220,20 @@ class _SweepBase(_Strict):
             raise ValidationError.from_exception_data("SweepConfig", [
                 InitErrorDetails(type=PydanticCustomError("sweep_load", message), loc=loc, input=None)
                 for loc, message in problems.items()])
+        return self
+
+    @model_validator(mode="after")
+    def _grid_within_max_points(self):
+        """Before the engine's check of each run (the validators run in this
+        order): a grid too large is refused from its axes' lengths at once."""
+        from infermeter.sweep.grid import point_count  # grid.py builds on this module
+
+        count = point_count(self)
+        if count > self.max_points:
+            problem = (f"the grid has {self.time_estimate(count)[1]}, more than max_points ({self.max_points:,}): "
+                       f"check the axes for a mistake, or set max_points: {count} to run it")
+            raise ValidationError.from_exception_data("SweepConfig", [
+                InitErrorDetails(type=PydanticCustomError("sweep_size", problem), loc=("max_points",), input=None)])
         return self
 
     @model_validator(mode="after")
@@ -283,18 +320,49 @@ def parse_config(doc: Any, source: str) -> SweepConfig:
         raise ConfigError(f"{source}: invalid sweep config\n" + "\n".join(problems)) from None
 
 
+class DuplicateKey(yaml.YAMLError):
+    """A mapping of a YAML file gives one key twice."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader (no tags beyond YAML's own), refusing a key given
+    twice in one mapping: the plain loader keeps the last value, so a
+    repeated key would silently drop the values above it."""
+
+    def construct_mapping(self, node, deep=False):
+        first_line = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # unhashable keys are the safe loader's to refuse; merged keys may be overridden
+            key, line = self.construct_object(key_node), key_node.start_mark.line + 1
+            if key in first_line:
+                raise DuplicateKey(f"line {line}: key {key!r} is given twice (first on line {first_line[key]})")
+            first_line[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(path: Path):
+    """The document of YAML file `path`, refusing a key given twice
+    (`DuplicateKey`, naming the key and its lines)."""
+    return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
+
+
 def load_config(path: str | Path) -> SweepConfig:
     """Reads a sweep config; a bare name (`cpu_quick`) finds a shipped one.
     TorchScript file paths in it are taken relative to the config file."""
     path = resolve_config_path(path)
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = read_yaml(path)
+    except DuplicateKey as e:
+        raise ConfigError(f"{path}, {e}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     config = parse_config(doc, str(path))
     models = [m.model_copy(update={"name": str((path.parent / m.name).resolve())}) if m.is_file else m
               for m in config.models]
     for m in models:
+        if m.is_file and Path(m.name).is_dir():
+            raise ConfigError(f"{path}: models: {m.name} is a directory, not a model file")
         if m.is_file and not Path(m.name).is_file():
             raise ConfigError(f"{path}: models: TorchScript file not found: {m.name}")
     return config.model_copy(update={"models": models})

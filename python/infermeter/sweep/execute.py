@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -115,8 +116,8 @@ def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list
 
 
 SWEEP_FILE = "sweep.json"
-# Keys that name a sweep without changing what any of its points measures.
-LABEL_KEYS = ("name", "description")
+# Keys that name a sweep, or bound it, without changing what any of its points measures.
+LABEL_KEYS = ("name", "description", "max_points")
 # Keys whose values make points: a value added adds points and leaves those measured as they were.
 AXIS_KEYS = (*AXES, "precisions", "seq_len", "resolution")
 
@@ -250,10 +251,26 @@ def run_sweep(config: SweepConfig, out_dir: str | Path, *, instance: str | None 
                            cpus_per_point, points, accept_changed_config)
 
 
+# A sweep whose points take longer than this to measure is announced with its estimate before it starts.
+LONG_SWEEP_S = 3600
+
+
+class LongSweep(UserWarning):
+    """A sweep will measure for hours: its points and the least time they take."""
+
+
+def warn_if_long(config: SweepConfig, points: int) -> None:
+    seconds, estimate = config.time_estimate(points)
+    if seconds >= LONG_SWEEP_S:
+        warnings.warn(f"sweep {config.name!r} is about to measure {estimate}; exports and compiles come on top",
+                      LongSweep, stacklevel=4)
+
+
 def _run_points(config, out_dir, instance, resume, progress, shard_spec, executor, ray_address, cpus_per_point,
                 points, accept_changed_config) -> SweepOutcome:
     """run_sweep's work, while it holds the results folder."""
     store, todo, tracker, resumed, changes = prepare(config, out_dir, resume, points, accept_changed_config)
+    warn_if_long(config, len(todo))
     outcome = SweepOutcome(store.path, resumed + len(todo), resumed)
     model_dir = store.path.parent / "models"
     model_dir.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from itertools import product
+from math import prod
 
 import numpy as np
 
@@ -140,10 +141,27 @@ def _loads(config: SweepConfig, m: ModelConfig) -> list[tuple[float | None, bool
         [(None, False)]
 
 
+def _extra_axes(config: SweepConfig, m: ModelConfig) -> list[str]:
+    """The other axes (beyond batch size, threads, runner and rate) that apply to model `m`."""
+    return [k for k in AXES if k not in KEYED_AXES and config.axis_of(m, k) is not None]
+
+
 def _extras(config: SweepConfig, m: ModelConfig) -> list[tuple[tuple[str, object], ...]]:
     """Each combination of the other axes' values, ((option, value), ...)."""
-    keys = [k for k in AXES if k not in KEYED_AXES and config.axis_of(m, k) is not None]
+    keys = _extra_axes(config, m)
     return [tuple(zip((AXES[k] for k in keys), values)) for values in product(*(config.axis_of(m, k) for k in keys))]
+
+
+def _precisions(config: SweepConfig, m: ModelConfig) -> list[str]:
+    return [AS_EXPORTED] if m.is_file else (m.precisions or config.precisions)
+
+
+def point_count(config: SweepConfig) -> int:
+    """How many points expand(config) makes, counted without making them
+    (a grid too large to run should be refused before it is built)."""
+    return sum(len(_variants(m)) * len(_precisions(config, m)) * len(_loads(config, m))
+               * prod(len(config.axis_of(m, k)) for k in ("runners", "threads", "batch_sizes", *_extra_axes(config, m)))
+               for m in config.models)
 
 
 def expand(config: SweepConfig) -> list[Point]:
@@ -153,10 +171,9 @@ def expand(config: SweepConfig) -> list[Point]:
     points = []
     for entry, m in enumerate(config.models):
         batching = config.load_of(m).batching
-        precisions = [AS_EXPORTED] if m.is_file else (m.precisions or config.precisions)
         for variant, precision, runner, threads, extra in product(
-                _variants(m), precisions, config.axis_of(m, "runners"), sorted(config.axis_of(m, "threads")),
-                _extras(config, m)):
+                _variants(m), _precisions(config, m), config.axis_of(m, "runners"),
+                sorted(config.axis_of(m, "threads")), _extras(config, m)):
             for batch, (rate, find) in product(sorted(config.axis_of(m, "batch_sizes")), _loads(config, m)):
                 points.append(Point(m.name, variant, precision, batch, threads, entry, runner, rate, find, extra,
                                     batching))

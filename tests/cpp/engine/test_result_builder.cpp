@@ -371,7 +371,9 @@ TEST_CASE("throughput_interval: batch means over the whole windows, applied to t
   const double rel = 2.093024054408263 * sd / std::sqrt(20.0) / 10000.0;
   const json ci = throughput_interval(windows, 0.1, 1000.0, 2);
   CHECK(ci["confidence"] == 0.95);
+  CHECK(ci["kind"] == "within-run");
   CHECK(ci["half_width_rel"].get<double>() == doctest::Approx(rel).epsilon(1e-9));
+  CHECK(ci["standard_error_rel"].get<double>() == doctest::Approx(sd / std::sqrt(20.0) / 10000.0).epsilon(1e-9));
   CHECK(ci["lo_inferences_per_s"].get<double>() == doctest::Approx(2000.0 * (1 - rel)).epsilon(1e-9));
   CHECK(ci["hi_inferences_per_s"].get<double>() == doctest::Approx(2000.0 * (1 + rel)).epsilon(1e-9));
   CHECK(ci["method"] == "batch means: 20 batches of 1 windows of 100 ms");
@@ -398,7 +400,7 @@ TEST_CASE("combine_repeats: the median-throughput run is reported, with every ru
     runs[i]["latency"]["host"]["p50_ns"] = p50s[i];
   }
   CHECK(median_run(runs) == 2);
-  const json doc = combine_repeats(runs);
+  const json doc = combine_repeats(runs, "fresh processes");
   CHECK(doc["measurement"]["requests"] == 3);  // the 200/s run's own figures
   CHECK(doc["measurement"]["inferences_per_s"] == 200.0);
   const json& rep = doc["repeats"];
@@ -426,11 +428,49 @@ TEST_CASE("combine_repeats: the median-throughput run is reported, with every ru
   CHECK(rep["p50_ns"]["mean"].get<double>() == doctest::Approx(20.0));
   CHECK(rep["p50_ns"]["stddev"].get<double>() == doctest::Approx(10.0));
   CHECK(rep["p99_9_ns"].is_null());  // no run states it
+  CHECK(rep["isolation"] == "fresh processes");
 
-  // The console states the repeats.
-  CHECK(contains(console_summary(doc), "repeats      3 runs (this is the median): 200.0 inferences/s mean, CV 50%, "
-                                       "95% interval " + format("%.1f", 200.0 - half) + " to " +
-                                           format("%.1f", 200.0 + half) + "\n"));
+  // The document now states the across-run intervals, keeping the run's own.
+  const json& ci = doc["measurement"]["throughput_ci"];
+  CHECK(ci["kind"] == "across-runs");
+  CHECK(ci["runs"] == 3);
+  CHECK(ci["lo_inferences_per_s"].get<double>() == 0.0);  // 200 - 248: a rate is not negative
+  CHECK(ci["hi_inferences_per_s"].get<double>() == doctest::Approx(200.0 + half).epsilon(1e-6));
+  CHECK(ci["half_width_rel"].get<double>() == doctest::Approx(half / 200.0).epsilon(1e-6));
+  CHECK(ci["within_run"] == runs[2]["measurement"]["throughput_ci"]);
+  CHECK(doc["latency"]["host"]["intervals_kind"] == "across-runs");
+  const double p50_half = 4.302652729911275 * 10.0 / std::sqrt(3.0);
+  CHECK(doc["latency"]["host"]["intervals"]["p50_ns"][1].get<double>() == doctest::Approx(20.0 + p50_half));
+
+  // The console states the repeats, and which kind of interval the throughput has.
+  const std::string text = console_summary(doc);
+  CHECK(contains(text, "(95%, across 3 runs)"));
+  CHECK(contains(text, "repeats      3 runs in fresh processes (this is the median): 200.0 inferences/s mean, CV 50%"));
+  CHECK(contains(text, "95% interval " + format("%.1f", 200.0 - half) + " to " + format("%.1f", 200.0 + half) + "\n"));
+}
+
+TEST_CASE("combine_repeats: the run-to-run variance splits into what each run saw and what it could not") {
+  // Runs of 90, 100 and 110/s: CV 0.1. Each run's batch means gave a 3%
+  // standard error, so 0.03 of the 0.1 is within runs, sqrt(0.01 - 0.0009) between.
+  const ClosedRun r;
+  std::vector<json> runs(3, r.doc);
+  for (size_t i = 0; i < 3; ++i) {
+    runs[i]["measurement"]["inferences_per_s"] = 90.0 + 10.0 * static_cast<double>(i);
+    runs[i]["measurement"]["throughput_ci"] = {{"kind", "within-run"}, {"half_width_rel", 0.06},
+                                               {"standard_error_rel", 0.03}};
+  }
+  const json rate = combine_repeats(runs, "one process")["repeats"]["inferences_per_s"];
+  CHECK(rate["cv"].get<double>() == doctest::Approx(0.1));
+  CHECK(rate["within_run_cv"].get<double>() == doctest::Approx(0.03));
+  CHECK(rate["between_run_cv"].get<double>() == doctest::Approx(std::sqrt(0.01 - 0.0009)));
+  // Runs that agree better than their own noise leave nothing between them.
+  for (auto& run : runs) run["measurement"]["throughput_ci"]["standard_error_rel"] = 0.5;
+  CHECK(combine_repeats(runs, "one process")["repeats"]["inferences_per_s"]["between_run_cv"] == 0.0);
+  // A run without a stated interval leaves the split unknown.
+  runs[1]["measurement"]["throughput_ci"] = {{"reason", "too short"}};
+  const json unknown = combine_repeats(runs, "one process")["repeats"]["inferences_per_s"];
+  CHECK(unknown["within_run_cv"].is_null());
+  CHECK(unknown["between_run_cv"].is_null());
 }
 
 TEST_CASE("combine_repeats: an even count reports the lower middle; one run has no interval") {
@@ -439,14 +479,15 @@ TEST_CASE("combine_repeats: an even count reports the lower middle; one run has 
   const double rates[] = {40.0, 10.0, 30.0, 20.0};
   for (size_t i = 0; i < 4; ++i) runs[i]["measurement"]["inferences_per_s"] = rates[i];
   CHECK(median_run(runs) == 3);  // sorted 10, 20, 30, 40: the 20/s run
-  CHECK(combine_repeats(runs)["repeats"]["reported_run"] == 3);
+  CHECK(combine_repeats(runs, "fresh processes")["repeats"]["reported_run"] == 3);
 
-  const json one = combine_repeats({r.doc});
+  const json one = combine_repeats({r.doc}, "fresh processes");
   CHECK(one["repeats"]["count"] == 1);
   CHECK(one["repeats"]["inferences_per_s"]["stddev"] == 0.0);
   CHECK(one["repeats"]["inferences_per_s"]["lo"].is_null());
   CHECK(one["repeats"]["inferences_per_s"]["hi"].is_null());
-  CHECK_THROWS_AS(combine_repeats({}), std::invalid_argument);
+  CHECK(one["measurement"]["throughput_ci"] == r.doc["measurement"]["throughput_ci"]);  // one run: its own interval
+  CHECK_THROWS_AS(combine_repeats({}, "fresh processes"), std::invalid_argument);
 }
 
 // ------------------------------------------------------------------ reporters
@@ -466,10 +507,11 @@ TEST_CASE("console_summary: the run's facts, throughput and latency percentiles,
   CHECK_FALSE(contains(text, "launch "));
   CHECK_FALSE(contains(text, "repeats"));
 
-  // With a throughput interval, its relative width follows the figure.
+  // With a throughput interval, its relative width follows the figure, and says which kind it is.
   json with_ci = r.doc;
   with_ci["measurement"]["throughput_ci"]["half_width_rel"] = 0.0048;
-  CHECK(contains(console_summary(with_ci), "throughput   15841.6 inferences/s +-0.48% (95%), 3960.4 requests/s\n"));
+  CHECK(contains(console_summary(with_ci),
+                 "throughput   15841.6 inferences/s +-0.48% (95%, within this run), 3960.4 requests/s\n"));
 
   // The reporter prints the same text.
   std::ostringstream out;
