@@ -6,10 +6,11 @@ process. `analyse` then asks, for every run, whether its stated interval
 (throughput, and the stop rule's percentile: host p99) covers the median of
 the other runs, the across-run truth; and the same of the across-run interval
 infermeter states with `--repeat R` (the engine's combine_repeats, applied to
-R of the runs) against the median of the runs outside those R. Every R-run
-subset is used when there are few, else a seeded random 2,000 of them; the
-subsets share runs, so the share is an estimate of the coverage one
-R-repeat measurement has, not K independent trials of it.
+R of the runs) against the median of the runs outside those R, for R runs spread over the collection's span
+(every R-run subset when there are few, else a seeded random 2,000; they
+share runs, so the share estimates the coverage of one such measurement, not
+K independent trials of it) and for R consecutive runs, as `--repeat R`
+makes them back to back.
 
     python benchmarks/interval_coverage.py --preset cpu --out results/coverage      # the CPU table
     python3 benchmarks/interval_coverage.py --preset gpu --out results/coverage-gpu  # BERT-base fp16 on a GPU
@@ -124,7 +125,8 @@ class Coverage:
     runs: int
     cv: dict  # figure -> coefficient of variation across runs
     single: dict  # figure -> (share covered, median stated half-width relative)
-    repeated: dict  # figure -> (share covered, median stated half-width relative)
+    repeated: dict  # figure -> (share covered, median stated half-width relative): R runs spread over the span
+    back_to_back: dict  # figure -> share covered by R consecutive runs, as `--repeat R` makes them
     subsets: int
     wall_single_s: float
     wall_repeated_s: float
@@ -136,6 +138,7 @@ def _subsets(n: int, r: int, seed: int = 0) -> list[tuple[int, ...]]:
 
 
 def _judge(docs: list[dict], subsets: list[tuple[int, ...]], read) -> tuple[tuple, tuple]:
+    """(single run's coverage and width, R-run subsets' coverage and width)."""
     values = [read(d)[0] for d in docs]
     single_hits, single_widths = [], []
     for i, d in enumerate(docs):
@@ -165,26 +168,30 @@ def analyse(folder: Path, repeats: int, min_runs: int = 20) -> Coverage:
     files = sorted(folder.glob("run-*.json"))
     docs = [json.loads(f.read_text()) for f in files]
     walls = json.loads((folder / "walls.json").read_text())
-    out = Coverage(folder.name, len(docs), {}, {}, {}, 0, statistics.mean(walls.values()),
+    out = Coverage(folder.name, len(docs), {}, {}, {}, {}, 0, statistics.mean(walls.values()),
                    repeats * statistics.mean(walls.values()))
     unstated = (math.nan, math.nan)
     for label, read in (("throughput", _throughput), ("p99", _p99)):
         stating = [d for d in docs if read(d)[0] is not None]
         if len(stating) < min_runs:
             out.cv[label], out.single[label], out.repeated[label] = math.nan, unstated, unstated
+            out.back_to_back[label] = math.nan
             continue
         subsets = _subsets(len(stating), repeats)
         out.subsets = max(out.subsets, len(subsets))
         values = [read(d)[0] for d in stating]
         out.cv[label] = statistics.stdev(values) / statistics.mean(values)
         out.single[label], out.repeated[label] = _judge(stating, subsets, read)
+        consecutive = [tuple(range(i, i + repeats)) for i in range(len(stating) - repeats + 1)]
+        out.back_to_back[label] = _judge(stating, consecutive, read)[1][0]
     return out
 
 
 def table(rows: list[Coverage], repeats: int) -> str:
     head = ("| configuration | runs | run-to-run CV: throughput, p99 | one run's interval: covers (throughput, p99) "
-            f"| its half-width | {repeats} runs' interval: covers | its half-width | wall s: 1 run, {repeats} runs |")
-    lines = [head, "|" + "---|" * 8]
+            f"| its half-width | {repeats} runs spread over the span: covers | its half-width "
+            f"| {repeats} runs back to back: covers | wall s: 1 run, {repeats} runs |")
+    lines = [head, "|" + "---|" * 9]
     for c in rows:
         lines.append(_row(c))
     return "\n".join(lines)
@@ -204,6 +211,7 @@ def _row(c: Coverage) -> str:
             f"| {_width(c.single['throughput'][1])}, {_width(c.single['p99'][1])} "
             f"| {_share(c.repeated['throughput'][0])}, {_share(c.repeated['p99'][0])} "
             f"| {_width(c.repeated['throughput'][1])}, {_width(c.repeated['p99'][1])} "
+            f"| {_share(c.back_to_back['throughput'])}, {_share(c.back_to_back['p99'])} "
             f"| {c.wall_single_s:.1f}, {c.wall_repeated_s:.1f} |")
 
 

@@ -1,6 +1,6 @@
 """A stand-in for a full disk that is the kernel's own failure: a file-size
 limit on this process, beyond which a write fails with EFBIG as one on a full
-disk fails with ENOSPC. Shared by the fault matrix and the atomic-write tests."""
+disk fails with ENOSPC. Used by the fault matrix (tests/test_faults.py)."""
 
 from __future__ import annotations
 

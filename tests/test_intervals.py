@@ -141,3 +141,23 @@ def test_a_repeated_rate_search_states_the_spread_of_its_answers(spin):
     assert "2 searches (one process)" in str(repeated)
     with pytest.raises(ValueError, match="at least 2 searches"):
         find_rate_repeated(spin, searches=1, sla="p50<50ms")
+
+
+def test_rounds_of_a_sweep_merge_into_repeated_points(tmp_path, capsys):
+    from infermeter.cli import main
+
+    rounds = [write_records(tmp_path / f"round{i}" / "results.jsonl",
+                            [_record([1.0] * 200, rate), _record([2.0] * 200, 10 * rate, batch=4)])
+              for i, rate in enumerate((100.0, 104.0, 96.0))]
+    assert main(["merge", "--rounds", *map(str, rounds), "-o", str(tmp_path / "merged")]) == 0
+    assert "2 points written" in capsys.readouterr().out
+    frame = load_results(tmp_path / "merged").set_index("batch_size")
+    assert list(frame["interval"]) == ["across 3 runs", "across 3 runs"]
+    assert frame.loc[1, "inferences_per_s"] == 100.0  # the median round's own figures
+    half = 4.302652729911275 * 4.0 / 3 ** 0.5  # t(0.975, 2) x stddev 4 / sqrt(3), around the mean 100
+    assert (frame.loc[1, "throughput_lo"], frame.loc[1, "throughput_hi"]) == (pytest.approx(100 - half),
+                                                                            pytest.approx(100 + half))
+    assert frame.loc[1, "result"].repeats["isolation"] == "3 separate sweeps"
+    # Without --rounds the same inputs are overlapping shards.
+    assert main(["merge", *map(str, rounds), "-o", str(tmp_path / "shards")]) == 2
+    assert "shards overlap" in capsys.readouterr().err

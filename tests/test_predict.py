@@ -16,6 +16,7 @@ import infermeter
 from infermeter.cli import main
 from infermeter.known_latency import batched_spin_model
 from infermeter.predict import ServiceTimes, highest_rate, service_times_from_results, simulate
+from infermeter.sweep.grid import Point
 from infermeter.sweep.store import RECORD_SCHEMA
 
 
@@ -293,7 +294,11 @@ def test_service_times_of_a_spin_are_its_spin(spin_results):
 
 
 def _record(key: str, doc: dict, status: str = "ok") -> dict:
-    return {"schema": RECORD_SCHEMA, "key": key, "status": status, "result": doc if status == "ok" else None}
+    """A sweep record of `doc` as the sweep writes it (the results reader checks its form)."""
+    point = Point(doc["model"]["path"], (), "fp32", doc["config"]["batch_size"], 1)
+    return {"schema": RECORD_SCHEMA, "key": key, "series": point.series, "point": point.to_dict(),
+            "sweep": {"name": "constructed", "settings": {"device": "cpu"}}, "instance": None, "status": status,
+            "error": None if status == "ok" else "out of memory", "result": doc if status == "ok" else None}
 
 
 def test_sweep_results_keep_closed_loop_points(spin_results, tmp_path):

@@ -120,7 +120,7 @@ def _sweep(args) -> int:
 def _merge(args) -> int:
     from infermeter.sweep.merge import merge
 
-    outcome = merge(args.inputs, args.output, skip_bad=args.skip_bad)
+    outcome = merge(args.inputs, args.output, skip_bad=args.skip_bad, rounds=args.rounds)
     print(outcome)
     return 1 if outcome.missing else 0
 
@@ -400,6 +400,9 @@ def _scale_out_parsers(sub) -> None:
     mrg.add_argument("--skip-bad", action="store_true",
                      help="leave out an input or record that is not a valid sweep record, and say how many and "
                      "where (default: stop at the first, naming its file and line; nothing written)")
+    mrg.add_argument("--rounds", action="store_true",
+                     help="the inputs are the same sweep run at different times: each point's results become one "
+                     "repeated result whose intervals are across those runs, drift between them included")
     mrg.set_defaults(func=_merge)
 
     bsp = sub.add_parser("batch-spec", help="AWS Batch job definition and array job running a sweep's shards")

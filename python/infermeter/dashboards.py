@@ -23,7 +23,7 @@ from pathlib import Path
 from infermeter.options import DYNAMIC_BATCHING
 from infermeter.result import Result
 from infermeter.sweep.grid import format_rate
-from infermeter.sweep.store import ResultsFile, results_path
+from infermeter.sweep.store import read_results, results_path
 
 NamedResults = list[tuple[str, Result]]
 PERCENTILES = ("p50", "p90", "p95", "p99")
@@ -66,8 +66,8 @@ def named_results(paths) -> NamedResults:
         if not path.is_file():
             raise ValueError(f"no results at {given}")
         if path.suffix == ".jsonl":
-            records = ResultsFile(path).latest()
-            points = [(key, Result(r["result"])) for key, r in records.items() if r["status"] == "ok"]
+            records = [found.record for found in read_results([path]).records]
+            points = [(r["key"], Result(r["result"])) for r in records if r["status"] == "ok"]
             named += [(key, result) for key, result in points if result.outcome == "ok"]
         else:
             result = _load(path)

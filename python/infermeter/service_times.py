@@ -157,7 +157,7 @@ def _closed_loop_results(results) -> Iterable[tuple[str, Result]]:
     """(label, result) of each closed-loop result given. A result given on
     its own must be closed-loop; a sweep's open-loop and rate-search points
     are passed over (they measured response time, not service time)."""
-    from infermeter.sweep.store import ResultsFile, results_path
+    from infermeter.sweep.store import read_results, results_path
 
     given = [results] if isinstance(results, (str, Path, Result)) else list(results)
     for item in given:
@@ -169,7 +169,8 @@ def _closed_loop_results(results) -> Iterable[tuple[str, Result]]:
                 file = results_path(path)
                 if not file.is_file():
                     raise ValueError(f"no sweep results at {item} (looked for {file})")
-                records = [r for r in ResultsFile(file).latest().values() if r["status"] == "ok" and r["result"]]
+                records = [found.record for found in read_results([file]).records
+                           if found.record["status"] == "ok" and found.record["result"]]
                 label, found, own = str(file), [Result(r["result"]) for r in records], False
             elif path.is_file():
                 label, found, own = str(path), [Result.load(path)], True

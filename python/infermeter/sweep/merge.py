@@ -1,12 +1,16 @@
 """Combines the results of a sweep's shards (or any folders of one sweep)
 into one results file: a point found in two inputs is an error; points of
-the grid found in none are reported."""
+the grid found in none are reported. With rounds, the inputs are the same
+sweep run at different times, and each point's results become one repeated
+result with across-run intervals."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infermeter import _native
 from infermeter.sweep.config import ConfigError, SweepConfig
 from infermeter.sweep.grid import expand
 from infermeter.sweep.execute import read_description
@@ -50,19 +54,28 @@ def _grid(folders: list[Path]) -> list[str] | None:
                           f"{' '.join(str(e).split())}") from None
 
 
-def merge(inputs: list[str | Path], output: str | Path, *, skip_bad: bool = False) -> MergeOutcome:
+def merge(inputs: list[str | Path], output: str | Path, *, skip_bad: bool = False,
+          rounds: bool = False) -> MergeOutcome:
     """Writes the newest record of each point of `inputs` to `output`. A bad
     input or record (store.read_results) is an error naming its file and
-    line; with skip_bad it is left out and the outcome lists it."""
+    line; with skip_bad it is left out and the outcome lists it.
+
+    `rounds`: the inputs are the same sweep run again at other times, not
+    shards. A point's measured results from the rounds become one repeated
+    result (the engine's combine_repeats), so its intervals are across runs
+    spread over the rounds' span: drift between them is in the interval,
+    which repeats run back to back leave out (docs/intervals.md)."""
     read = read_results(inputs, skip_bad=skip_bad)
     seen: dict[str, Path] = {}
     records = []
+    by_key: dict[str, list[dict]] = {}
     for located in read.records:
         key, path = located.record["key"], located.path
-        if key in seen:
+        if key in seen and not rounds:
             raise ValueError(f"point {key} is in both {seen[key]} and {path}: shards overlap; nothing written")
-        seen[key] = path
-        records.append(located.record)
+        seen.setdefault(key, path)
+        by_key.setdefault(key, []).append(located.record)
+    records = [_combined_rounds(found) if rounds else found[0] for found in by_key.values()]
     if not records:
         raise ValueError(f"no valid record in {', '.join(map(str, inputs))}: nothing written; "
                          + skipped_note(read.skipped))
@@ -84,3 +97,14 @@ def merge(inputs: list[str | Path], output: str | Path, *, skip_bad: bool = Fals
     return MergeOutcome(out.path, len(records), len(grid) if grid is not None else None,
                         missing=[k for k in (grid or []) if k not in seen],
                         failed=[r["key"] for r in records if r["status"] == "failed"], skipped=read.skipped)
+
+
+def _combined_rounds(records: list[dict]) -> dict:
+    """One point's records from several rounds: its measured results as one
+    repeated result; a point measured in fewer than two rounds keeps its one
+    record (the newest failure when none measured it)."""
+    measured = [r for r in records if r["status"] == "ok" and r["result"]]
+    if len(measured) < 2:
+        return measured[0] if measured else records[-1]
+    runs = [json.dumps(r["result"]) for r in measured]
+    return measured[0] | {"result": json.loads(_native.combine_repeats(runs, f"{len(measured)} separate sweeps"))}
