@@ -41,7 +41,7 @@ def test_a_repeat_runs_each_measurement_in_a_fresh_process_and_states_across_run
     r = infermeter.benchmark(spin, repeat=3, duration=1.0, **QUICK)
     assert len({c.pid for c in children}) == 3 and all(c.returncode == 0 for c in children)
     doc = r.to_dict()
-    assert doc["repeats"]["isolation"] == "fresh processes" and doc["repeats"]["count"] == 3
+    assert doc["repeats"]["isolation"] == "fresh processes, back to back" and doc["repeats"]["count"] == 3
     ci = doc["measurement"]["throughput_ci"]
     assert r.interval_kind == ACROSS_RUNS and ci["runs"] == 3
     rate = doc["repeats"]["inferences_per_s"]
@@ -98,7 +98,7 @@ def test_recommend_marks_a_verdict_its_interval_cannot_settle(tmp_path):
     lo, hi = best["sla_lo_ms"], best["sla_hi_ms"]
     assert lo <= 5.05 <= hi and best["sla_interval_kind"] == WITHIN_RUN
     text = str(rec)
-    assert "borderline: that interval straddles the 5.05 ms limit" in text and "--repeat 3" in text
+    assert "borderline: that interval straddles the 5.05 ms limit" in text and "merge --rounds" in text
     assert "p90 95% interval" in text
     # With a limit the interval clears, nothing is borderline.
     assert "borderline" not in str(recommend(frame, "p90<20ms"))

@@ -125,8 +125,10 @@ class Recommendation:
             lines.append(f"  {p} 95% interval {format_duration_ms(b['sla_lo_ms'])} to "
                          f"{format_duration_ms(b['sla_hi_ms'])} ({b['sla_interval_kind']})")
         if b["borderline"]:
-            lines.append(f"  borderline: that interval straddles the {format_duration_ms(self.sla.limit_ms)} limit, "
-                         f"so another run may not meet the SLA; measure it with --repeat 3 to decide")
+            limit = format_duration_ms(self.sla.limit_ms)
+            lines.append(f"  borderline: that interval straddles the {limit} limit, so another run may not meet "
+                         "the SLA; measure it again (--repeat 3, or sweep rounds combined with merge --rounds) to "
+                         "decide")
         others = int(self.candidates["borderline"].iloc[1:].sum())
         if others:
             lines.append(f"  {others} other configuration(s) meeting the SLA are borderline the same way")

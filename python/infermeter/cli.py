@@ -38,8 +38,9 @@ def _find_rate(args, given: dict, search: dict) -> int:
     print(f"searching the highest rate meeting {sla} ...", flush=True)
     how = dict(sla=sla, precision=search.get("rate_precision", BY_NAME["rate_precision"].default),
                backend=from_arguments(args), **({"calibrate": False} | given),
-               on_step=lambda s: print(f"  offered {s.offered_rate_per_s:.1f}/s: achieved {s.achieved_rate_per_s:.1f}/s, "
-                                       f"{s.latency_label}, {'meets' if s.meets else 'fails'}", flush=True))
+               on_step=lambda s: print(f"  offered {s.offered_rate_per_s:.1f}/s: achieved "
+                                       f"{s.achieved_rate_per_s:.1f}/s, {s.latency_label}, "
+                                       f"{'meets' if s.meets else 'fails'}", flush=True))
     try:
         if searches > 1:
             search_result = find_rate_repeated(args.model, searches=searches, **how,

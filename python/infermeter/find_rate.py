@@ -78,7 +78,8 @@ class RateSearch:
         best = self.best
         if best is None:
             return None
-        above = [s.offered_rate_per_s for s in self.steps if not s.meets and s.offered_rate_per_s > best.offered_rate_per_s]
+        above = [s.offered_rate_per_s for s in self.steps
+                 if not s.meets and s.offered_rate_per_s > best.offered_rate_per_s]
         return min(above, default=self.capacity_per_s)
 
     @property
