@@ -68,7 +68,7 @@ def gpu_preset(models: Path) -> list[Configuration]:
     path = models / "bert-fp16.pt"
     if not path.exists():
         infermeter.export("bert-base-squad2", path, precision="fp16", device="cuda:0", weights="random", seq_len=128)
-    stop = ["--device", "cuda:0", "--ci", "0.02", "--duration", "3"]
+    stop = ["--device", "cuda:0", "--ci", "0.02", "--duration", "2"]
     return [Configuration(f"gpu-bert-fp16-b{b}-{runner}", "bert-fp16.pt",
                           ["--batch-size", str(b), "--runner", runner, *stop])
             for runner in ("torchscript", "cuda-graph") for b in (1, 8)]

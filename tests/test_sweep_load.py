@@ -230,3 +230,18 @@ def test_out_of_memory_skips_that_batch_at_every_rate_and_larger_ones(tmp_path):
     assert statuses == [(1, 100, "ok"), (1, 200, "ok"), (2, 100, "oom"), (2, 200, "skipped"), (4, 100, "skipped"),
                         (4, 200, "skipped")]
     assert outcome.statuses == {"ok": 2, "oom": 1, "skipped": 3}
+
+
+def test_a_repeated_rate_search_point_records_the_spread_of_its_answers(tmp_path):
+    spin_model(tmp_path / "fast.pt", FAST_NS)
+    config = write_config(tmp_path / "s.yaml", load="open", sla=SLA, models=[{"name": "fast.pt", "find_rate": True}],
+                          repeat=2, rate_precision=0.3)
+    assert run_sweep(load_config(config), tmp_path / "out", progress=False).statuses == {"ok": 1}
+    (record,) = ResultsFile(tmp_path / "out").records()
+    search = record["result"]["rate_search"]
+    assert search["repeated"]["searches"] == 2 and len(search["searches"]) == 2
+    answers = [s["best_rate_per_s"] for s in search["searches"]]
+    assert search["repeated"]["min_per_s"] == min(answers) and search["repeated"]["max_per_s"] == max(answers)
+    assert search["best_rate_per_s"] == min(answers)  # the median search of two: the lower
+    # The point's own document is the median search's best step.
+    assert record["result"]["measurement"]["load"]["offered_rate_per_s"] == search["best_rate_per_s"]

@@ -20,7 +20,7 @@ import torch
 from infermeter import _native
 from infermeter.bench import benchmark
 from infermeter.export import export
-from infermeter.find_rate import find_rate
+from infermeter.find_rate import find_rate, find_rate_repeated
 from infermeter.options import SEARCH_OPTIONS, STEP_OPTIONS
 from infermeter.sweep.config import SweepConfig
 from infermeter.sweep.grid import Point
@@ -101,10 +101,14 @@ def _result_doc(config: SweepConfig, point: Point, path: Path) -> dict:
     backend = config.backend_config()
     if point.find_rate:
         # Each step measures at least the sweep's duration, longer when its percentile needs more samples;
-        # the point's load (open or dynamic-batching) is among its options.
-        search = find_rate(path, sla=config.sla, precision=config.rate_precision, min_step_s=config.step_duration,
-                           backend=backend, **{k: v for k, v in options.items() if k not in STEP_OPTIONS})
-        shown = search.best or min(search.steps, key=lambda s: s.offered_rate_per_s)
+        # the point's load (open or dynamic-batching) is among its options. `repeat` makes the whole search
+        # that many times, and the record states the spread of the answers.
+        how = dict(sla=config.sla, precision=config.rate_precision, min_step_s=config.step_duration, backend=backend,
+                   **{k: v for k, v in options.items() if k not in STEP_OPTIONS})
+        searches = options.get("repeat", 1)
+        search = find_rate_repeated(path, searches=searches, **how) if searches > 1 else find_rate(path, **how)
+        answered = search.median if searches > 1 else search
+        shown = answered.best or min(answered.steps, key=lambda s: s.offered_rate_per_s)
         return shown.result.to_dict() | {"rate_search": search.to_dict()}
     return benchmark(path, backend=backend, **options).to_dict()
 
