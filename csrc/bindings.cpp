@@ -202,7 +202,7 @@ PYBIND11_MODULE(_core, m) {
       "K result documents of one configuration as one: the median-throughput run, with every run's figures "
       "and the mean, stddev, CV and 95% t interval of throughput and of the latency percentiles under "
       "\"repeats\"; its stated intervals become those across-run ones. isolation: what separated the runs "
-      "(\"fresh processes\" or \"one process\").");
+      "(\"fresh processes, back to back\", \"3 separate sweeps\").");
   m.def("min_samples_for_percentile", &min_samples_for_percentile, py::arg("q"), py::arg("confidence") = 0.95,
         "Fewest samples for which the largest bounds the q-quantile from above with this confidence (MLPerf "
         "LoadGen's early-stopping floor): below it a percentile is not stated.");

@@ -205,7 +205,7 @@ std::vector<OptionSpec> build_table() {
   // What the front ends do around the run.
   add({.name = "repeat", .type = OptionType::kInt, .group = "output",
        .help = "K independent measurements, each in a fresh process; reports the median-throughput run with every "
-               "run's figures, and 95% intervals across the runs (where the next run lands) instead of within one; "
+               "run's figures, and 95% intervals for the runs' mean (taking in how runs differ) instead of within one; "
                "in a rate search, K whole searches and the spread of their answers",
        .metavar = "K", .default_value = 1, .min = 1, .max = 1000, .bound_reason = "each repeat is a whole run"});
   add({.name = "calibrate", .type = OptionType::kFlag, .group = "output",

@@ -24,8 +24,8 @@ const char* judged_latency_kind(const nlohmann::json& run);
 // elapsed_s, p50_ns, p99_ns, ...], "reported_run", and for inferences_per_s
 // and each percentile the runs stated: {"mean", "stddev", "cv", "lo", "hi",
 // "runs"}}; the interval is the mean's two-sided 95% t interval (null for one
-// run). `isolation` says what separated the runs ("fresh processes, back to back", "one
-// process"). Throughput also splits its run-to-run variance: "within_run_cv"
+// run). `isolation` says what separated the runs ("fresh processes, back to
+// back", "3 separate sweeps"). Throughput also splits its run-to-run variance: "within_run_cv"
 // (the runs' own batch-means standard errors, root mean square) and
 // "between_run_cv", the part no single run can see (sqrt of the excess of
 // the CV's square over the within-run one's, 0 when there is none).

@@ -125,7 +125,7 @@ std::string console_summary(const nlohmann::json& r) {
   std::string interval;
   if (m.contains("throughput_ci") && m.at("throughput_ci").is_object() && m.at("throughput_ci").contains("half_width_rel")) {
     const auto& ci = m.at("throughput_ci");
-    // Which interval it is decides what it promises: only the across-run one says where the next run lands.
+    // Which interval it is decides what it promises: only the across-run one takes in how runs differ.
     const std::string kind = ci.value("kind", std::string(kWithinRun)) == kAcrossRuns
                                  ? "across " + std::to_string(ci.at("runs").get<long long>()) + " runs"
                                  : "within this run";

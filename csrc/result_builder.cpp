@@ -155,8 +155,9 @@ nlohmann::json combine_repeats(const std::vector<nlohmann::json>& runs, const st
   const nlohmann::json summary = repeat_summary(runs, isolation);
   nlohmann::json doc = runs.at(summary.at("reported_run").get<size_t>());
   doc["repeats"] = summary;
-  // The intervals the document states become the runs' own agreement: what
-  // the next run lands in, which one run's batch means cannot see.
+  // The intervals the document states become the runs' own agreement (a t
+  // interval for their mean), which takes in the spread between processes
+  // that one run's batch means cannot see.
   const auto& rate = summary.at("inferences_per_s");
   if (!rate.at("lo").is_number()) return doc;
   auto& m = doc.at("measurement");
@@ -173,9 +174,15 @@ nlohmann::json combine_repeats(const std::vector<nlohmann::json>& runs, const st
   auto& judged = doc.at("latency").at(judged_latency_kind(doc));
   if (!judged.is_object()) return doc;
   for (const auto& [key, percentile] : kPercentiles) {
+    // A percentile that fewer than two runs state, or that the reported run
+    // does not, has no across-run interval: none is stated, rather than the
+    // reported run's own under the across-run kind.
     const auto& across = summary.value(key, nlohmann::json(nullptr));
-    if (across.is_object() && across.at("lo").is_number())
-      judged["intervals"][key] = {std::max(0.0, across.at("lo").get<double>()), across.at("hi").get<double>()};
+    const bool stated = judged.contains(key) && judged.at(key).is_number() && across.is_object() &&
+                        across.at("lo").is_number();
+    judged["intervals"][key] = stated ? nlohmann::json::array({std::max(0.0, across.at("lo").get<double>()),
+                                                               across.at("hi").get<double>()})
+                                      : nlohmann::json(nullptr);
   }
   judged["intervals_kind"] = kAcrossRuns;
   return doc;

@@ -45,7 +45,7 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
 
 // Every interval a result states is two-sided at this confidence, and says
 // which kind it is: within one run (batch means, order statistics), or across
-// repeated runs (what the next run lands in).
+// repeated runs (a t interval for their mean, taking in how runs differ).
 inline constexpr double kConfidence = 0.95;
 inline constexpr const char* kWithinRun = "within-run";
 inline constexpr const char* kAcrossRuns = "across-runs";
@@ -55,8 +55,9 @@ inline constexpr const char* kAcrossRuns = "across-runs";
 // (repeats.h). With two runs or more, its throughput interval and the
 // judged latency's percentile intervals are the across-run ones (the mean's
 // t interval; the reported run's own throughput interval is kept under
-// "within_run"). `isolation`: what separated the runs ("fresh processes",
-// "one process").
+// "within_run"); a percentile fewer than two runs state has no interval.
+// `isolation`: what separated the runs, as the result says it ("fresh
+// processes, back to back", "3 separate sweeps").
 nlohmann::json combine_repeats(const std::vector<nlohmann::json>& runs, const std::string& isolation);
 
 // A latency histogram's summary; null when it holds no samples. A percentile

@@ -161,3 +161,38 @@ def test_rounds_of_a_sweep_merge_into_repeated_points(tmp_path, capsys):
     # Without --rounds the same inputs are overlapping shards.
     assert main(["merge", *map(str, rounds), "-o", str(tmp_path / "shards")]) == 2
     assert "shards overlap" in capsys.readouterr().err
+
+
+def test_merge_rounds_refuses_an_input_given_twice_and_rate_searches(tmp_path):
+    from infermeter.sweep.merge import merge
+
+    one = write_records(tmp_path / "a" / "results.jsonl", [_record([1.0] * 200)])
+    with pytest.raises(ValueError, match="is given twice: its runs would count as two rounds"):
+        merge([one, tmp_path / "a"], tmp_path / "out", rounds=True)
+    searched = []
+    for i in range(2):
+        record = _record([1.0] * 200)
+        record["result"]["rate_search"] = {"best_rate_per_s": 100.0 + i}
+        searched.append(write_records(tmp_path / f"s{i}" / "results.jsonl", [record]))
+    with pytest.raises(ValueError, match="is a rate search: its rounds answered at different rates"):
+        merge(searched, tmp_path / "out", rounds=True)
+    assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_in_a_later_searchs_probe_keeps_the_finished_searches(spin, monkeypatch):
+    import infermeter.find_rate as fr
+    from infermeter.result import Interrupted
+
+    real, calls = fr._probe, []
+
+    def probe(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Interrupted(infermeter.benchmark(spin, duration=0.2, **QUICK))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fr, "_probe", probe)
+    with pytest.raises(fr.SearchInterrupted) as stopped:
+        find_rate_repeated(spin, searches=3, sla="p50<50ms", precision=0.3, min_step_s=0.3, **QUICK)
+    kept = stopped.value.search
+    assert len(kept.searches) == 1 and kept.searches[0].best is not None and kept.interrupted

@@ -139,7 +139,7 @@ def _refuse_static_cxx_runtime(path: Path) -> None:
 def _repeated(model, inputs, backend, options: dict, repeat: int) -> Result:
     """`repeat` independent runs, each in a fresh process (fresh_process.py),
     as one document (the engine's combine_repeats): its intervals are the
-    runs' agreement, what the next run lands in. A module is traced once,
+    runs' agreement (a t interval for their mean). A module is traced once,
     here, and each child measures the file. Ctrl-C keeps the runs finished
     so far, combined alone: the run it cut short is shorter than the others
     and would skew their spread (it is the result only when no run had

@@ -126,7 +126,8 @@ class SearchInterrupted(Interrupted):
     """Ctrl-C during a rate search's steps: `search` holds the steps finished
     before it (marked interrupted), `result` the run it cut short. That run
     is no step: a run stopped early judges the SLA on fewer samples than
-    the step planned."""
+    the step planned. From find_rate_repeated, `search` is the
+    RepeatedSearch of the searches finished so far (and the one cut short)."""
 
     def __init__(self, search: RateSearch, result: Result):
         super().__init__(result)
@@ -256,6 +257,7 @@ class RepeatedSearch:
     which one search's precision does not show (docs/intervals.md)."""
 
     searches: list[RateSearch]
+    cut_short: bool = False  # Ctrl-C stopped it: fewer searches than asked for
 
     @property
     def answers(self) -> list[float]:
@@ -275,7 +277,7 @@ class RepeatedSearch:
 
     @property
     def interrupted(self) -> bool:
-        return any(s.interrupted for s in self.searches)
+        return self.cut_short or any(s.interrupted for s in self.searches)
 
     def spread(self) -> dict:
         """min, max, mean and CV of the answers, in requests/s."""
@@ -294,6 +296,8 @@ class RepeatedSearch:
         spread = self.spread()
         batch = self.median.batch_size
         listed = ", ".join(f"{a:.1f}" for a in self.answers)
+        if not any(self.answers):
+            return "\n".join([str(self.median), "", f"no search found a rate meeting {self.median.sla}"])
         lines.append(f"{spread['searches']} searches (one process), answers {listed} requests/s: median "
                      f"{self.median.best.offered_rate_per_s if self.median.best else 0:.1f} ({batch} item(s) a "
                      f"request), range {spread['min_per_s']:.1f} to {spread['max_per_s']:.1f}, CV "
@@ -318,5 +322,11 @@ def find_rate_repeated(model, *, searches: int, on_search: Callable[[int], None]
             done.searches.append(find_rate(model, **kwargs))
         except SearchInterrupted as stopped:
             done.searches.append(stopped.search)
+            done.cut_short = True
+            raise SearchInterrupted(done, stopped.result) from None
+        except Interrupted as stopped:  # in a later search's closed-loop probe, before any step
+            if not done.searches:
+                raise
+            done.cut_short = True
             raise SearchInterrupted(done, stopped.result) from None
     return done

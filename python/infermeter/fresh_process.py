@@ -55,12 +55,12 @@ def measure(model_path: Path, backend, options: dict, inputs, scratch: Path) -> 
     try:
         _, stderr = child.communicate()
     except KeyboardInterrupt:
-        try:
-            child.wait(timeout=CHILD_STOP_S)
-        except subprocess.TimeoutExpired:
+        _let_it_stop(child)
+        raise ChildInterrupted(_read(scratch / RESULT)) from None
+    finally:
+        if child.poll() is None:  # a second Ctrl-C while it stopped: never leave it running
             child.kill()
             child.wait()
-        raise ChildInterrupted(_read(scratch / RESULT)) from None
     if (scratch / FAILURE).exists():
         raise _rebuilt(json.loads((scratch / FAILURE).read_text()))
     doc = _read(scratch / RESULT)
@@ -70,6 +70,19 @@ def measure(model_path: Path, backend, options: dict, inputs, scratch: Path) -> 
         raise FreshProcessFailed(f"the fresh process measuring {model_path} ended with status {child.returncode} "
                                  f"and no result: {stderr.strip()[-2000:]}")
     return doc
+
+
+def _let_it_stop(child: subprocess.Popen) -> None:
+    """Waits for a child that got Ctrl-C too to write its partial result,
+    reading its stderr meanwhile so that it never blocks on a full pipe; one
+    still running after CHILD_STOP_S is killed (its result is then lost).
+    A SIGINT sent to this process alone does not reach the child, which then
+    finishes its run (or is killed at CHILD_STOP_S)."""
+    try:
+        child.communicate(timeout=CHILD_STOP_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def _read(path: Path) -> dict | None:

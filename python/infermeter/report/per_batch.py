@@ -50,10 +50,11 @@ def per_batch(capacity: pd.DataFrame, columns: dict[str, str], ylabel: str, mark
 
 
 def _error_bars(ax, g: pd.DataFrame, column: str, bounds: tuple[str, str], scale: float, color) -> None:
+    # Drawn from the bounds themselves: a repeated point's interval is for the runs' mean, while its
+    # figure is the median run, which need not sit at the interval's centre (or inside it).
     stated = g.dropna(subset=list(bounds))
     if stated.empty:
         return
-    below = (stated[column] - stated[bounds[0]]).clip(lower=0) / scale
-    above = (stated[bounds[1]] - stated[column]).clip(lower=0) / scale
-    ax.errorbar(stated["batch_size"], stated[column] / scale, yerr=[below, above], fmt="none", ecolor=color,
-                capsize=3)
+    ax.vlines(stated["batch_size"], stated[bounds[0]] / scale, stated[bounds[1]] / scale, colors=color)
+    for end in bounds:
+        ax.plot(stated["batch_size"], stated[end] / scale, marker="_", markersize=8, linestyle="none", color=color)

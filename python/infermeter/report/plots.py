@@ -35,7 +35,7 @@ def _latency_scale(frame: pd.DataFrame, column: str) -> tuple[str, float]:
 
 def interval_kinds(capacity: pd.DataFrame) -> str:
     """What the error bars are: within one run (how precisely that run is
-    known) or across repeated runs (where the next run lands)."""
+    known) or across repeated runs (where their mean lies, the figure runs scatter around)."""
     kinds = capacity["interval"].dropna().unique()
     if len(kinds) == 0:
         return "none stated"

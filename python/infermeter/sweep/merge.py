@@ -14,7 +14,8 @@ from infermeter import _native
 from infermeter.sweep.config import ConfigError, SweepConfig
 from infermeter.sweep.grid import expand
 from infermeter.sweep.execute import read_description
-from infermeter.sweep.store import BadRecord, ResultsFile, ResultsWriteError, read_results, skipped_note
+from infermeter.sweep.store import (BadRecord, ResultsFile, ResultsWriteError, read_results, results_path,
+                                    skipped_note)
 
 
 @dataclass
@@ -64,7 +65,11 @@ def merge(inputs: list[str | Path], output: str | Path, *, skip_bad: bool = Fals
     shards. A point's measured results from the rounds become one repeated
     result (the engine's combine_repeats), so its intervals are across runs
     spread over the rounds' span: drift between them is in the interval,
-    which repeats run back to back leave out (docs/intervals.md)."""
+    which repeats run back to back leave out (docs/intervals.md). An input
+    given twice would count the same runs twice, and a rate search's
+    rounds answer at different rates: both are refused."""
+    if rounds:
+        _refuse_repeated_inputs(inputs)
     read = read_results(inputs, skip_bad=skip_bad)
     seen: dict[str, Path] = {}
     records = []
@@ -99,6 +104,13 @@ def merge(inputs: list[str | Path], output: str | Path, *, skip_bad: bool = Fals
                         failed=[r["key"] for r in records if r["status"] == "failed"], skipped=read.skipped)
 
 
+def _refuse_repeated_inputs(inputs) -> None:
+    files = [results_path(i).resolve() for i in inputs]
+    twice = next((f for i, f in enumerate(files) if f in files[:i]), None)
+    if twice is not None:
+        raise ValueError(f"{twice} is given twice: its runs would count as two rounds; nothing written")
+
+
 def _combined_rounds(records: list[dict]) -> dict:
     """One point's records from several rounds: its measured results as one
     repeated result; a point measured in fewer than two rounds keeps its one
@@ -106,5 +118,9 @@ def _combined_rounds(records: list[dict]) -> dict:
     measured = [r for r in records if r["status"] == "ok" and r["result"]]
     if len(measured) < 2:
         return measured[0] if measured else records[-1]
+    if any(r["result"].get("rate_search") for r in measured):
+        raise ValueError(f"point {records[0]['key']} is a rate search: its rounds answered at different rates, "
+                         "which are not repeats of one run; give the sweep `repeat:` to repeat its searches "
+                         "(nothing written)")
     runs = [json.dumps(r["result"]) for r in measured]
     return measured[0] | {"result": json.loads(_native.combine_repeats(runs, f"{len(measured)} separate sweeps"))}

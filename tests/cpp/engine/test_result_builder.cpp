@@ -441,6 +441,7 @@ TEST_CASE("combine_repeats: the median-throughput run is reported, with every ru
   CHECK(doc["latency"]["host"]["intervals_kind"] == "across-runs");
   const double p50_half = 4.302652729911275 * 10.0 / std::sqrt(3.0);
   CHECK(doc["latency"]["host"]["intervals"]["p50_ns"][1].get<double>() == doctest::Approx(20.0 + p50_half));
+  CHECK(doc["latency"]["host"]["intervals"]["p99_9_ns"].is_null());  // no run states p99.9: no interval of either kind
 
   // The console states the repeats, and which kind of interval the throughput has.
   const std::string text = console_summary(doc);
