@@ -127,7 +127,6 @@ class Coverage:
     single: dict  # figure -> (share covered, median stated half-width relative)
     repeated: dict  # figure -> (share covered, median stated half-width relative): R runs spread over the span
     back_to_back: dict  # figure -> share covered by R consecutive runs, as `--repeat R` makes them
-    subsets: int
     wall_single_s: float
     wall_repeated_s: float
 
@@ -168,7 +167,7 @@ def analyse(folder: Path, repeats: int, min_runs: int = 20) -> Coverage:
     files = sorted(folder.glob("run-*.json"))
     docs = [json.loads(f.read_text()) for f in files]
     walls = json.loads((folder / "walls.json").read_text())
-    out = Coverage(folder.name, len(docs), {}, {}, {}, {}, 0, statistics.mean(walls.values()),
+    out = Coverage(folder.name, len(docs), {}, {}, {}, {}, statistics.mean(walls.values()),
                    repeats * statistics.mean(walls.values()))
     unstated = (math.nan, math.nan)
     for label, read in (("throughput", _throughput), ("p99", _p99)):
@@ -178,7 +177,6 @@ def analyse(folder: Path, repeats: int, min_runs: int = 20) -> Coverage:
             out.back_to_back[label] = math.nan
             continue
         subsets = _subsets(len(stating), repeats)
-        out.subsets = max(out.subsets, len(subsets))
         values = [read(d)[0] for d in stating]
         out.cv[label] = statistics.stdev(values) / statistics.mean(values)
         out.single[label], out.repeated[label] = _judge(stating, subsets, read)
