@@ -559,6 +559,26 @@ def test_sigkill_then_resume(children, capsys):
     assert all(r["status"] == "ok" for r in records)
 
 
+@row("a sweep resumed with its repeats' spacing changed (rounds against back-to-back)", "CLI sweep",
+     "exit 2 naming the folder and what it holds; nothing measured or written",
+     "exit code, message, no traceback, folder unchanged")
+def test_rounds_and_back_to_back_never_mix(tmp_path, capsys):
+    rounds = write_config(tmp_path / "rounds.yaml", models=[{"name": "resnet18", "resolution": 32}], repeat=2,
+                          **SWEEP)
+    back_to_back = write_config(tmp_path / "b2b.yaml", models=[{"name": "resnet18", "resolution": 32}], repeat=2,
+                                repeat_spacing="back-to-back", **SWEEP)
+    plain, with_rounds = tmp_path / "plain", tmp_path / "with-rounds"
+    write_records(plain / "results.jsonl", [synthetic_record("m", 1, 1, None, 10.0, [1.0])])
+    write_records(with_rounds / "rounds" / "1" / "results.jsonl", [synthetic_record("m", 1, 1, None, 10.0, [1.0])])
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*.jsonl")}
+    code, err = cli(capsys, "sweep", rounds, "-o", plain, "--resume", "--quiet")
+    assert code == 2 and f"{plain / 'results.jsonl'} holds a sweep measured without rounds" in err
+    code, err = cli(capsys, "sweep", back_to_back, "-o", with_rounds, "--resume", "--quiet")
+    assert code == 2 and f"{with_rounds} holds a sweep whose repeat runs as rounds" in err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*.jsonl")} == before
+    assert not (with_rounds / "results.jsonl").exists()
+
+
 # -------------------------------------------------------------- disk full
 
 @row("disk full while writing results", "Python API (ResultsFile)",

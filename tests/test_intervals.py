@@ -20,6 +20,7 @@ from infermeter.frame import capacity_points
 from infermeter.intervals import ACROSS_RUNS, WITHIN_RUN, percentile_interval_ms, straddles
 from infermeter.known_latency import spin_model
 from infermeter.report.plots import interval_kinds
+from infermeter.sweep.store import ResultsFile
 from sweep_helpers import synthetic_record, write_records
 
 QUICK = {"warmup": 0.05, "calibrate": False}
@@ -130,7 +131,7 @@ def test_a_repeated_rate_search_states_the_spread_of_its_answers(spin):
     assert all(a > 0 for a in answers)
     spread = repeated.spread()
     assert (spread["min_per_s"], spread["max_per_s"]) == (min(answers), max(answers))
-    assert spread["searches"] == 2 and not math.isnan(spread["cv"])
+    assert spread["searches"] == 2 and spread["cv"] >= 0 and spread["isolation"] == "one process, back to back"
     doc = repeated.to_dict()
     assert doc["repeated"]["searches"] == 2 and len(doc["searches"]) == 2
     assert doc["best_rate_per_s"] == repeated.median.best.offered_rate_per_s == min(answers)  # lower middle of 2
@@ -163,20 +164,27 @@ def test_rounds_of_a_sweep_merge_into_repeated_points(tmp_path, capsys):
     assert "shards overlap" in capsys.readouterr().err
 
 
-def test_merge_rounds_refuses_an_input_given_twice_and_rate_searches(tmp_path):
+def test_merge_rounds_refuses_an_input_given_twice_and_combines_rate_searches(tmp_path):
     from infermeter.sweep.merge import merge
 
     one = write_records(tmp_path / "a" / "results.jsonl", [_record([1.0] * 200)])
     with pytest.raises(ValueError, match="is given twice: its runs would count as two rounds"):
         merge([one, tmp_path / "a"], tmp_path / "out", rounds=True)
-    searched = []
-    for i in range(2):
-        record = _record([1.0] * 200)
-        record["result"]["rate_search"] = {"best_rate_per_s": 100.0 + i}
-        searched.append(write_records(tmp_path / f"s{i}" / "results.jsonl", [record]))
-    with pytest.raises(ValueError, match="is a rate search: its rounds answered at different rates"):
-        merge(searched, tmp_path / "out", rounds=True)
     assert not (tmp_path / "out").exists()
+    searched = []
+    for i, answer in enumerate((104.0, 96.0, 100.0)):
+        record = _record([1.0] * 200, rate=answer)
+        record["result"]["rate_search"] = {"best_rate_per_s": answer, "interrupted": False, "round": i}
+        searched.append(write_records(tmp_path / f"s{i}" / "results.jsonl", [record]))
+    merge(searched, tmp_path / "out", rounds=True)
+    (combined,) = ResultsFile(tmp_path / "out").records()
+    search = combined["result"]["rate_search"]
+    # The median search (100/s, the third round's) is the point's, with every round's answer and their spread.
+    assert search["round"] == 2 and search["best_rate_per_s"] == 100.0
+    assert combined["result"]["measurement"]["inferences_per_s"] == 100.0
+    assert [s["best_rate_per_s"] for s in search["searches"]] == [104.0, 96.0, 100.0]
+    assert search["repeated"] == {"searches": 3, "min_per_s": 96.0, "max_per_s": 104.0, "mean_per_s": 100.0,
+                                  "cv": pytest.approx(4.0 / 100.0), "isolation": "3 separate sweeps"}
 
 
 def test_ctrl_c_in_a_later_searchs_probe_keeps_the_finished_searches(spin, monkeypatch):

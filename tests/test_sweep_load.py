@@ -87,8 +87,8 @@ def test_shipped_open_loop_config():
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     """An open-loop sweep (two rates of the fast model, a rate search for
-    each model) and a closed-loop one of the fast model, repeated twice with
-    a statistical stop, both "on" a c5.large."""
+    each model) and a closed-loop one of the fast model, repeated twice back
+    to back with a statistical stop, both "on" a c5.large."""
     folder = tmp_path_factory.mktemp("load")
     for name, ns in (("fast.pt", FAST_NS), ("slow.pt", SLOW_NS)):
         spin_model(folder / name, ns)
@@ -96,7 +96,7 @@ def swept(tmp_path_factory):
                           models=[{"name": "fast.pt"}, {"name": "fast.pt", "find_rate": True},
                                   {"name": "slow.pt", "find_rate": True}])
     closed = write_config(folder / "closed.yaml", instance="c5.large", models=[{"name": "fast.pt"}], repeat=2,
-                          ci=0.2, ci_percentile=50, min_duration=0.3, duration=1.0)
+                          repeat_spacing="back-to-back", ci=0.2, ci_percentile=50, min_duration=0.3, duration=1.0)
     outcomes = [run_sweep(load_config(path), folder / path.stem, progress=False) for path in (opened, closed)]
     assert [o.statuses for o in outcomes] == [{"ok": 4}, {"ok": 1}]
     return folder
@@ -159,6 +159,7 @@ def test_frame_columns_for_open_and_closed_points(swept):
     doc = closed["result"].to_dict()
     assert closed["load"] == "closed" and math.isnan(closed["offered_rate"]) and closed["sustained"] is None
     assert closed["repeat_cv"] == doc["repeats"]["inferences_per_s"]["cv"] and len(doc["repeats"]["runs"]) == 2
+    assert doc["repeats"]["isolation"] == "fresh processes, back to back"
     assert closed["converged"] is doc["measurement"]["stop"]["rule"]["converged"]
     for _, row in frame.iterrows():  # the interval, where the run was long enough to state one, holds the figure
         if not math.isnan(row["throughput_lo"]):
@@ -233,13 +234,17 @@ def test_out_of_memory_skips_that_batch_at_every_rate_and_larger_ones(tmp_path):
 
 
 def test_a_repeated_rate_search_point_records_the_spread_of_its_answers(tmp_path):
+    """Two rounds of the sweep, one search in each, combined as one repeated search."""
     spin_model(tmp_path / "fast.pt", FAST_NS)
     config = write_config(tmp_path / "s.yaml", load="open", sla=SLA, models=[{"name": "fast.pt", "find_rate": True}],
                           repeat=2, rate_precision=0.3)
-    assert run_sweep(load_config(config), tmp_path / "out", progress=False).statuses == {"ok": 1}
+    assert run_sweep(load_config(config), tmp_path / "out", progress=False).statuses == {"ok": 2}
     (record,) = ResultsFile(tmp_path / "out").records()
     search = record["result"]["rate_search"]
     assert search["repeated"]["searches"] == 2 and len(search["searches"]) == 2
+    assert search["repeated"]["isolation"] == "2 rounds of one sweep, interleaved; each search in the sweep's process"
+    rounds = [ResultsFile(tmp_path / "out" / "rounds" / str(i)).records()[0]["result"]["rate_search"] for i in (1, 2)]
+    assert search["searches"] == rounds
     answers = [s["best_rate_per_s"] for s in search["searches"]]
     assert search["repeated"]["min_per_s"] == min(answers) and search["repeated"]["max_per_s"] == max(answers)
     assert search["best_rate_per_s"] == min(answers)  # the median search of two: the lower

@@ -127,8 +127,8 @@ class Recommendation:
         if b["borderline"]:
             limit = format_duration_ms(self.sla.limit_ms)
             lines.append(f"  borderline: that interval straddles the {limit} limit, so another run may not meet "
-                         "the SLA; measure it again (--repeat 3, or sweep rounds combined with merge --rounds) to "
-                         "decide")
+                         "the SLA; measure it again (a sweep's repeat: 3, run as rounds, or --repeat 3; or "
+                         "separate sweeps combined with merge --rounds) to decide")
         others = int(self.candidates["borderline"].iloc[1:].sum())
         if others:
             lines.append(f"  {others} other configuration(s) meeting the SLA are borderline the same way")

@@ -184,7 +184,7 @@ def _compare(args) -> int:
         if one_run:
             print(f"{one_run} verdict(s) rest on within-run intervals, which leave out how far a figure moves from "
                   "one process to the next (docs/intervals.md): measure both sides with --repeat 3 (a sweep: "
-                  "repeat: 3) to judge across runs")
+                  "repeat: 3, which runs as rounds) to judge across runs")
     return 0
 
 

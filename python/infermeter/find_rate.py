@@ -251,6 +251,39 @@ def _bracket_and_bisect(run: Callable[[float], RateStep], search: RateSearch, pr
             high = rate
 
 
+def _median_of(searches: list, answer: Callable, interrupted: Callable):
+    """The search of median answer among those that finished (the lower
+    middle for an even count); of them all when none finished."""
+    finished = [s for s in searches if not interrupted(s)] or searches
+    return sorted(finished, key=answer)[(len(finished) - 1) // 2]
+
+
+def _spread(answers: list[float], isolation: str) -> dict:
+    """min, max, mean and CV of a repeated search's answers (requests/s; none
+    when it cannot be said), and how the searches were kept apart."""
+    mean = statistics.fmean(answers) if answers else None
+    cv = statistics.stdev(answers) / mean if len(answers) > 1 and mean else None
+    return {"searches": len(answers), "min_per_s": min(answers, default=None),
+            "max_per_s": max(answers, default=None), "mean_per_s": mean, "cv": cv, "isolation": isolation}
+
+
+def _doc_answer(doc: dict) -> float:
+    return doc["best_rate_per_s"] or 0.0
+
+
+def median_search_index(docs: list[dict]) -> int:
+    """Which of several searches' documents (RateSearch.to_dict) is the median one."""
+    return docs.index(_median_of(docs, _doc_answer, lambda d: d["interrupted"]))
+
+
+def repeated_search_doc(docs: list[dict], isolation: str) -> dict:
+    """Searches of one configuration made apart (RateSearch.to_dict each) as
+    one document: the median search's, with the spread of every finished
+    search's answer under "repeated" and each search under "searches"."""
+    answers = [_doc_answer(d) for d in docs if not d["interrupted"]]
+    return docs[median_search_index(docs)] | {"repeated": _spread(answers, isolation), "searches": docs}
+
+
 @dataclass
 class RepeatedSearch:
     """The same search made several times: its answer's run-to-run spread,
@@ -258,6 +291,8 @@ class RepeatedSearch:
 
     searches: list[RateSearch]
     cut_short: bool = False  # Ctrl-C stopped it: fewer searches than asked for
+
+    ISOLATION = "one process, back to back"
 
     @property
     def answers(self) -> list[float]:
@@ -267,9 +302,8 @@ class RepeatedSearch:
     @property
     def median(self) -> RateSearch:
         """The search of median answer (the lower middle for an even count)."""
-        finished = [s for s in self.searches if not s.interrupted] or self.searches
-        ranked = sorted(finished, key=lambda s: s.best.offered_rate_per_s if s.best else 0.0)
-        return ranked[(len(ranked) - 1) // 2]
+        return _median_of(self.searches, lambda s: s.best.offered_rate_per_s if s.best else 0.0,
+                          lambda s: s.interrupted)
 
     @property
     def best(self) -> RateStep | None:
@@ -280,16 +314,10 @@ class RepeatedSearch:
         return self.cut_short or any(s.interrupted for s in self.searches)
 
     def spread(self) -> dict:
-        """min, max, mean and CV of the answers, in requests/s."""
-        a = self.answers
-        mean = statistics.fmean(a) if a else math.nan
-        cv = statistics.stdev(a) / mean if len(a) > 1 and mean > 0 else math.nan
-        return {"searches": len(a), "min_per_s": min(a, default=math.nan), "max_per_s": max(a, default=math.nan),
-                "mean_per_s": mean, "cv": cv}
+        return _spread(self.answers, self.ISOLATION)
 
     def to_dict(self) -> dict:
-        spread = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in self.spread().items()}
-        return self.median.to_dict() | {"repeated": spread, "searches": [s.to_dict() for s in self.searches]}
+        return repeated_search_doc([s.to_dict() for s in self.searches], self.ISOLATION)
 
     def __str__(self) -> str:
         lines = [str(self.median), ""]

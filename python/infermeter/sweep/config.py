@@ -164,6 +164,12 @@ class _SweepBase(_Strict):
     models: list[ModelConfig] = Field(min_length=1)
     precisions: Precisions = ["fp32"]
     max_points: int = Field(MAX_POINTS, gt=0, strict=True)
+    # How a point's `repeat` runs are spread: "rounds" runs the whole grid
+    # `repeat` times over, so a point's runs lie apart across the sweep's
+    # span (its interval then includes the drift of minutes, which runs back
+    # to back leave out: docs/intervals.md); "back-to-back" runs them one
+    # after another at the point.
+    repeat_spacing: Literal["rounds", "back-to-back"] = "rounds"
 
     def given_options(self) -> dict:
         """The run options this config gives (not their axes), by name."""

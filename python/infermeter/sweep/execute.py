@@ -26,15 +26,22 @@ from infermeter.sweep.store import DONE_STATUSES, ResultsFile, results_path
 @dataclass
 class SweepOutcome:
     results: Path
-    total: int
-    resumed: int = 0  # points found done and not run again
-    statuses: Counter = field(default_factory=Counter)
+    total: int  # runs: the points, times the rounds
+    resumed: int = 0  # runs found done and not made again
+    statuses: Counter = field(default_factory=Counter)  # of the runs made this time
     interrupted: bool = False
+    rounds: int = 1  # the grid's passes (a sweep's `repeat` spread as rounds)
 
     def __str__(self) -> str:
         ran = ", ".join(f"{n} {status}" for status, n in sorted(self.statuses.items())) or "nothing"
-        text = f"{self.total} points: {ran}" + (f", {self.resumed} already done" if self.resumed else "")
-        return text + (" (interrupted: run again with --resume)" if self.interrupted else "") + f"\nresults: {self.results}"
+        what = f"{self.total} points" if self.rounds == 1 else f"{self.rounds} rounds of {self.total // self.rounds} points"
+        text = f"{what}: {ran}" + (f", {self.resumed} already done" if self.resumed else "")
+        if self.interrupted:
+            text += " (interrupted: run again with --resume)"
+            kept = "" if self.rounds == 1 else f"\nthe rounds measured so far: {self.results.parent / ROUNDS_FOLDER}"
+            return text + kept
+        combined = "" if self.rounds == 1 else f" (each point's {self.rounds} rounds as one repeated result)"
+        return text + f"\nresults: {self.results}{combined}"
 
 
 class OutOfMemoryTracker:
@@ -88,14 +95,13 @@ def _timing_label(record: dict) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list[Point],
-            accept_changed_config: bool = False) -> tuple[ResultsFile, list[Point], OutOfMemoryTracker, int, list[str]]:
-    """The results file, the points still to run, what earlier runs of this
-    sweep already learned about memory, and how the config differs from the
-    one the earlier points were measured with (refused unless
-    `accept_changed_config`)."""
+def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list[Point], tracker: OutOfMemoryTracker,
+            accept_changed_config: bool = False) -> tuple[ResultsFile, list[Point], int, list[str]]:
+    """The results file, the points still to run, and how the config differs
+    from the one the earlier points were measured with (refused unless
+    `accept_changed_config`); `tracker` learns what the earlier points
+    found about memory."""
     store = ResultsFile(out_dir)
-    tracker = OutOfMemoryTracker()
     # Every earlier record is checked: a damaged one is an error naming its line, before anything is written.
     earlier = {located.record["key"]: located.record for located in store.checked()[0]}
     if earlier and not resume:
@@ -112,7 +118,7 @@ def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list
         tracker.note(record)
     done = {k for k, r in earlier.items() if r["status"] in DONE_STATUSES}
     todo = [p for p in points if p.key not in done]
-    return store, todo, tracker, len(points) - len(todo), changes
+    return store, todo, len(points) - len(todo), changes
 
 
 SWEEP_FILE = "sweep.json"
@@ -266,39 +272,108 @@ def warn_if_long(config: SweepConfig, points: int) -> None:
                       LongSweep, stacklevel=4)
 
 
+# Where a sweep whose `repeat` runs as rounds keeps each round: an ordinary
+# results folder per round (`repeat` 1), combined into the sweep's own.
+ROUNDS_FOLDER = "rounds"
+# How a combined point's runs (or a find-rate point's searches) were kept apart ("{n}": how many).
+ROUNDS_ISOLATION = "{n} rounds of one sweep, interleaved; each run a fresh process"
+SEARCH_ROUNDS_ISOLATION = "{n} rounds of one sweep, interleaved; each search in the sweep's process"
+
+
+def _passes(config: SweepConfig, out_dir: Path) -> list[tuple[SweepConfig, Path]]:
+    """The passes over the grid and the folder each writes: the sweep itself,
+    or, when `repeat` runs as rounds, one pass of single runs per round."""
+    repeat = config.given_options().get("repeat", 1)
+    if repeat < 2 or config.repeat_spacing != "rounds":
+        return [(config, out_dir)]
+    single = config.model_copy(update={"repeat": 1})
+    return [(single, out_dir / ROUNDS_FOLDER / str(i + 1)) for i in range(repeat)]
+
+
+def _check_spacing(out_dir: Path, rounds: bool, resume: bool) -> None:
+    """Refuses to mix a sweep whose `repeat` runs as rounds with one whose
+    does not in one folder: the rounds' combined file would replace the
+    other's results, or the other would leave the rounds aside."""
+    combined, kept = ResultsFile(out_dir).path, out_dir / ROUNDS_FOLDER
+    if rounds and combined.is_file() and not kept.is_dir():
+        raise ValueError(f"{combined} holds a sweep measured without rounds (repeat_spacing back-to-back, or no "
+                         "repeat): run this config in a new folder (-o)")
+    if not rounds and kept.is_dir():
+        raise ValueError(f"{out_dir} holds a sweep whose repeat runs as rounds ({kept}): run this config in a new "
+                         "folder (-o)")
+    if rounds and not resume and combined.is_file():
+        raise ValueError(f"{combined} already holds results: pass --resume to continue that sweep, or choose "
+                         "another output folder")
+
+
 def _run_points(config, out_dir, instance, resume, progress, shard_spec, executor, ray_address, cpus_per_point,
                 points, accept_changed_config) -> SweepOutcome:
-    """run_sweep's work, while it holds the results folder."""
-    store, todo, tracker, resumed, changes = prepare(config, out_dir, resume, points, accept_changed_config)
-    warn_if_long(config, len(todo))
-    outcome = SweepOutcome(store.path, resumed + len(todo), resumed)
-    model_dir = store.path.parent / "models"
+    """run_sweep's work, while it holds the results folder: each pass over
+    the grid in turn (rounds: every point once per round), then the rounds
+    combined."""
+    out_dir = results_path(out_dir).parent
+    passes = _passes(config, out_dir)
+    rounds = len(passes) > 1
+    tracker = OutOfMemoryTracker()  # memory does not change between rounds: one tracker for all
+    _check_spacing(out_dir, rounds, resume)
+    prepared = [prepare(c, folder, resume, points, tracker, accept_changed_config) for c, folder in passes]
+    todo_runs = sum(len(todo) for _, todo, _, _ in prepared)
+    resumed = sum(done for _, _, done, _ in prepared)
+    warn_if_long(passes[0][0], todo_runs)
+    outcome = SweepOutcome(ResultsFile(out_dir).path, resumed + todo_runs, resumed, rounds=len(passes))
+    model_dir = out_dir / "models"
     model_dir.mkdir(parents=True, exist_ok=True)
-    write_description(store.path.parent, config, shard_spec, changes)
+    write_description(out_dir, config, shard_spec, prepared[0][3])
     # No bar at all without progress: even a disabled tqdm starts its monitor
     # thread, which outlives the sweep.
-    bar = tqdm(total=outcome.total, initial=resumed, unit="point", desc=config.name, file=sys.stderr,
-               dynamic_ncols=True) if progress else None
-
-    def finished(record: dict) -> None:
-        store.append(record)
-        tracker.note(record)
-        outcome.statuses[record["status"]] += 1
-        if bar is not None:
-            bar.set_postfix_str(_label(record), refresh=False)
-            bar.update()
-
+    bar = tqdm(total=outcome.total, initial=resumed, unit="run" if rounds else "point", desc=config.name,
+               file=sys.stderr, dynamic_ncols=True) if progress else None
     try:
-        if executor == "ray":
-            from infermeter.sweep.ray_executor import run_on_ray
+        for i, ((pass_config, folder), (store, todo, _, changes)) in enumerate(zip(passes, prepared)):
+            if rounds:
+                folder.mkdir(parents=True, exist_ok=True)
+                write_description(folder, pass_config, shard_spec, changes)
+            label = f"round {i + 1}/{len(passes)} " if rounds else ""
 
-            run_on_ray(config, todo, tracker, model_dir, instance, finished, ray_address, cpus_per_point)
-        else:
-            for point in todo:
-                finished(tracker.skipped(config, point, instance) or measure_point(config, point, model_dir, instance))
+            def finished(record: dict, store=store, label=label) -> None:
+                store.append(record)
+                tracker.note(record)
+                outcome.statuses[record["status"]] += 1
+                if bar is not None:
+                    bar.set_postfix_str(label + _label(record), refresh=False)
+                    bar.update()
+
+            if executor == "ray":
+                from infermeter.sweep.ray_executor import run_on_ray
+
+                run_on_ray(pass_config, todo, tracker, model_dir, instance, finished, ray_address, cpus_per_point,
+                           fresh=rounds)
+            else:
+                for point in todo:
+                    finished(tracker.skipped(pass_config, point, instance)
+                             or measure_point(pass_config, point, model_dir, instance, fresh=rounds))
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
         if bar is not None:
             bar.close()
+    if rounds and not outcome.interrupted:
+        _combine_rounds(config, [store for store, *_ in prepared], points, outcome.results)
     return outcome
+
+
+def _combine_rounds(config: SweepConfig, stores: list[ResultsFile], points: list[Point], results: Path) -> None:
+    """The sweep's results file, written whole from its rounds: each point's
+    runs as one repeated result (merge.combined_rounds), recording the
+    sweep's own settings (each round's say `repeat` 1)."""
+    from infermeter.sweep.merge import combined_rounds  # merge builds on this module
+
+    by_key: dict[str, list[dict]] = {}
+    for store in stores:
+        for key, record in store.latest().items():  # a point that failed and ran again on resume: its newest
+            by_key.setdefault(key, []).append(record)
+    settings = {"name": config.name, "settings": config.model_dump(exclude={"models"})}
+    combined = [combined_rounds(by_key[p.key], ROUNDS_ISOLATION, SEARCH_ROUNDS_ISOLATION) | {"sweep": settings}
+                for p in points if p.key in by_key]
+    _native.write_file_atomically(str(results), "".join(json.dumps(r, separators=(",", ":")) + "\n"
+                                                        for r in combined))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infermeter import _native
+from infermeter.find_rate import median_search_index, repeated_search_doc
 from infermeter.sweep.config import ConfigError, SweepConfig
 from infermeter.sweep.grid import expand
 from infermeter.sweep.execute import read_description
@@ -65,9 +66,9 @@ def merge(inputs: list[str | Path], output: str | Path, *, skip_bad: bool = Fals
     shards. A point's measured results from the rounds become one repeated
     result (the engine's combine_repeats), so its intervals are across runs
     spread over the rounds' span: drift between them is in the interval,
-    which repeats run back to back leave out (docs/intervals.md). An input
-    given twice would count the same runs twice, and a rate search's
-    rounds answer at different rates: both are refused."""
+    which repeats run back to back leave out (docs/intervals.md); a rate
+    search's rounds become one repeated search. An input given twice would
+    count the same runs twice: it is refused."""
     if rounds:
         _refuse_repeated_inputs(inputs)
     read = read_results(inputs, skip_bad=skip_bad)
@@ -80,7 +81,8 @@ def merge(inputs: list[str | Path], output: str | Path, *, skip_bad: bool = Fals
             raise ValueError(f"point {key} is in both {seen[key]} and {path}: shards overlap; nothing written")
         seen.setdefault(key, path)
         by_key.setdefault(key, []).append(located.record)
-    records = [_combined_rounds(found) if rounds else found[0] for found in by_key.values()]
+    records = [combined_rounds(found, "{n} separate sweeps") if rounds else found[0]
+               for found in by_key.values()]
     if not records:
         raise ValueError(f"no valid record in {', '.join(map(str, inputs))}: nothing written; "
                          + skipped_note(read.skipped))
@@ -111,16 +113,21 @@ def _refuse_repeated_inputs(inputs) -> None:
         raise ValueError(f"{twice} is given twice: its runs would count as two rounds; nothing written")
 
 
-def _combined_rounds(records: list[dict]) -> dict:
-    """One point's records from several rounds: its measured results as one
-    repeated result; a point measured in fewer than two rounds keeps its one
-    record (the newest failure when none measured it)."""
+def combined_rounds(records: list[dict], isolation: str, search_isolation: str | None = None) -> dict:
+    """One point's records from several rounds (times the same sweep ran):
+    its measured results as one repeated result whose intervals are across
+    the rounds, `isolation` saying how they were apart ("{n}": how many). A
+    rate search's rounds become one repeated search (`search_isolation`, else
+    `isolation`): the median search's best step, with every round's answer
+    and their spread. A point measured in fewer than two
+    rounds keeps its one record (the newest failure when none measured it)."""
     measured = [r for r in records if r["status"] == "ok" and r["result"]]
     if len(measured) < 2:
         return measured[0] if measured else records[-1]
     if any(r["result"].get("rate_search") for r in measured):
-        raise ValueError(f"point {records[0]['key']} is a rate search: its rounds answered at different rates, "
-                         "which are not repeats of one run; give the sweep `repeat:` to repeat its searches "
-                         "(nothing written)")
+        searches = [r["result"]["rate_search"] for r in measured]
+        median = measured[median_search_index(searches)]
+        search = repeated_search_doc(searches, (search_isolation or isolation).format(n=len(measured)))
+        return median | {"result": median["result"] | {"rate_search": search}}
     runs = [json.dumps(r["result"]) for r in measured]
-    return measured[0] | {"result": json.loads(_native.combine_repeats(runs, f"{len(measured)} separate sweeps"))}
+    return measured[0] | {"result": json.loads(_native.combine_repeats(runs, isolation.format(n=len(measured))))}

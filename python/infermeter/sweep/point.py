@@ -12,12 +12,13 @@ import json
 import os
 import platform
 import socket
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from infermeter import _native
+from infermeter import _native, fresh_process
 from infermeter.bench import benchmark
 from infermeter.export import export
 from infermeter.find_rate import find_rate, find_rate_repeated
@@ -92,10 +93,12 @@ def skipped_record(config: SweepConfig, point: Point, instance: str | None, oom_
     return new_record(config, point, instance, "skipped", f"not run: batch {oom_batch} of this series ran out of memory")
 
 
-def _result_doc(config: SweepConfig, point: Point, path: Path) -> dict:
+def _result_doc(config: SweepConfig, point: Point, path: Path, fresh: bool) -> dict:
     """The point's result document, from the sweep's options and the point's
-    own. A find-rate point's is its search's best step (or, when no rate met
-    the SLA, its lowest-rate step), with the whole search under "rate_search"."""
+    own, measured in a fresh process when `fresh` (a round of a sweep whose
+    repeat runs as rounds: its runs are then as independent as `repeat`'s).
+    A find-rate point's is its search's best step (or, when no rate met the
+    SLA, its lowest-rate step), with the whole search under "rate_search"."""
     given = {k: v for k, v in config.given_options().items() if k not in SEARCH_OPTIONS}
     options = given | point.options() | {"calibrate": False}
     backend = config.backend_config()
@@ -110,12 +113,17 @@ def _result_doc(config: SweepConfig, point: Point, path: Path) -> dict:
         answered = search.median if searches > 1 else search
         shown = answered.best or min(answered.steps, key=lambda s: s.offered_rate_per_s)
         return shown.result.to_dict() | {"rate_search": search.to_dict()}
+    if fresh:
+        with tempfile.TemporaryDirectory(prefix="infermeter-round-") as scratch:
+            return fresh_process.measure(path, backend, options, None, Path(scratch))
     return benchmark(path, backend=backend, **options).to_dict()
 
 
-def measure_point(config: SweepConfig, point: Point, model_dir: Path, instance: str | None) -> dict:
-    """Exports (when needed) and measures `point`. Never raises for a problem
-    of the point itself; KeyboardInterrupt passes through."""
+def measure_point(config: SweepConfig, point: Point, model_dir: Path, instance: str | None,
+                  fresh: bool = False) -> dict:
+    """Exports (when needed) and measures `point` (in a fresh process when
+    `fresh`: _result_doc). Never raises for a problem of the point itself;
+    KeyboardInterrupt passes through."""
     record = new_record(config, point, instance) | {
         "started_at": time.time(), "worker": {"host": socket.gethostname(), "pid": os.getpid(),
                                               "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}}
@@ -123,7 +131,7 @@ def measure_point(config: SweepConfig, point: Point, model_dir: Path, instance: 
     try:
         path = _exported_model(config, point, model_dir, timing)
         started = time.perf_counter()
-        record["result"] = _result_doc(config, point, path)
+        record["result"] = _result_doc(config, point, path, fresh)
         timing["measure_s"] = round(time.perf_counter() - started, 3)
     except OUT_OF_MEMORY as e:
         record |= {"status": "oom", "error": str(e).strip().splitlines()[0]}

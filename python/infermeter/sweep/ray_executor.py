@@ -33,7 +33,8 @@ def _lost(config: SweepConfig, point: Point, instance: str | None, error: Except
 
 
 def run_on_ray(config: SweepConfig, todo: list[Point], tracker, model_dir: Path, instance: str | None,
-               finished: Callable[[dict], None], address: str | None, cpus_per_point: int | None) -> None:
+               finished: Callable[[dict], None], address: str | None, cpus_per_point: int | None,
+               fresh: bool = False) -> None:
     ray = _ray()
     if not ray.is_initialized():
         # No address: a Ray instance on this machine, with all its GPUs and CPUs.
@@ -46,7 +47,7 @@ def run_on_ray(config: SweepConfig, todo: list[Point], tracker, model_dir: Path,
         resources = {"num_gpus": 1, "num_cpus": cpus_per_point or 1} if gpu else {
             "num_cpus": cpus_per_point or point.threads}
         return task.options(**resources, name=f"infermeter:{point.key}").remote(config, point, Path(model_dir),
-                                                                                instance)
+                                                                                instance, fresh)
 
     queues: dict[str, list[Point]] = {}
     for point in todo:  # grid order: ascending batch within each series
