@@ -14,7 +14,7 @@ from infermeter.sweep import execute, load_config, run_sweep
 from infermeter.sweep import point as point_module
 from infermeter.sweep.grid import expand
 from infermeter.sweep.store import ResultsFile
-from sweep_helpers import write_config
+from sweep_helpers import failing_model, write_config
 
 FAST_NS, SLOW_NS = 200_000, 600_000
 QUICK = {"warmup": 0.05, "duration": 0.3}
@@ -96,6 +96,10 @@ def test_rounds_and_back_to_back_repeats_never_share_a_folder(swept, tmp_path):
     (plain / "results.jsonl").write_text("")
     with pytest.raises(ValueError, match="measured without rounds"):
         run_sweep(load_config(config), plain, progress=False, resume=True)
+    # A changed repeat is a changed config: the rounds' own folders (repeat 1 each) would not show it.
+    fewer = write_config(folder / "fewer.yaml", models=[{"name": "fast.pt"}, {"name": "slow.pt"}], repeat=2, **QUICK)
+    with pytest.raises(ValueError, match="repeat changed"):
+        run_sweep(load_config(fewer), folder / "out", progress=False, resume=True)
     # Resumed with every round done, nothing runs again and the combined file is the same.
     before = (folder / "out" / "results.jsonl").read_text()
     again = run_sweep(load_config(config), folder / "out", progress=False, resume=True)
@@ -122,6 +126,8 @@ def test_an_interrupted_round_keeps_the_rounds_done_and_resumes(tmp_path, monkey
     # No combined file from an unfinished set of rounds; the round that finished is kept.
     assert not (tmp_path / "out" / "results.jsonl").exists()
     assert len(ResultsFile(tmp_path / "out" / "rounds" / "1").records()) == 1
+    with pytest.raises(ValueError, match="runs as rounds and writes it when the last round ends"):
+        load_results(tmp_path / "out")
     with pytest.raises(ValueError, match="--resume"):
         run_sweep(config, tmp_path / "out", progress=False)
     monkeypatch.setattr(execute, "measure_point", real)
@@ -130,3 +136,16 @@ def test_an_interrupted_round_keeps_the_rounds_done_and_resumes(tmp_path, monkey
     (record,) = ResultsFile(tmp_path / "out").records()
     assert record["result"]["repeats"]["isolation"] == "2 rounds of one sweep, interleaved; each run a fresh process"
     assert len(record["result"]["repeats"]["runs"]) == 2
+
+
+def test_a_batch_out_of_memory_in_round_one_is_skipped_later_and_stays_oom(tmp_path):
+    failing_model(tmp_path / "oom.pt", 2, "CUDA out of memory. Tried to allocate 20.00 GiB")
+    config = load_config(write_config(tmp_path / "s.yaml", models=[{"name": "oom.pt"}], batch_sizes=[1, 2, 4],
+                                      repeat=2, **QUICK))
+    outcome = run_sweep(config, tmp_path / "out", progress=False)
+    assert outcome.statuses == {"ok": 2, "oom": 1, "skipped": 3}  # round 2 runs batch 1 alone
+    round_two = ResultsFile(tmp_path / "out" / "rounds" / "2").records()
+    assert [r["status"] for r in round_two] == ["ok", "skipped", "skipped"]
+    combined = ResultsFile(tmp_path / "out").records()
+    assert [r["status"] for r in combined] == ["ok", "oom", "skipped"]
+    assert "out of memory" in combined[1]["error"] and len(combined[0]["result"]["repeats"]["runs"]) == 2

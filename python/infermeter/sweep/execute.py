@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import BaseModel
 from tqdm import tqdm
@@ -20,7 +21,8 @@ from infermeter.sweep.folder_lock import writing
 from infermeter.sweep.grid import Point, expand
 from infermeter.sweep.shard import shard
 from infermeter.sweep.point import measure_point, skipped_record
-from infermeter.sweep.store import DONE_STATUSES, ResultsFile, results_path
+from infermeter.sweep.rounds import check_spacing, passes, write_combined
+from infermeter.sweep.store import DONE_STATUSES, ROUNDS_FOLDER, ResultsFile, results_path
 
 
 @dataclass
@@ -95,35 +97,50 @@ def _timing_label(record: dict) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+class Prepared(NamedTuple):
+    store: ResultsFile
+    todo: list[Point]  # the points still to run
+    done: int  # points found done
+    changes: list[str]  # how the config differs from the one the earlier points were measured with
+
+
 def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list[Point], tracker: OutOfMemoryTracker,
-            accept_changed_config: bool = False) -> tuple[ResultsFile, list[Point], int, list[str]]:
-    """The results file, the points still to run, and how the config differs
-    from the one the earlier points were measured with (refused unless
-    `accept_changed_config`); `tracker` learns what the earlier points
-    found about memory."""
+            accept_changed_config: bool = False) -> Prepared:
+    """The results file of `out_dir`, the points still to run, and how the
+    config differs from the one the earlier points were measured with
+    (refused unless `accept_changed_config`); `tracker` learns what the
+    earlier points found about memory."""
     store = ResultsFile(out_dir)
     # Every earlier record is checked: a damaged one is an error naming its line, before anything is written.
     earlier = {located.record["key"]: located.record for located in store.checked()[0]}
     if earlier and not resume:
         raise ValueError(f"{store.path} already holds {len(earlier)} results: pass --resume to continue that sweep, "
                          "or choose another output folder")
-    changes = config_changes_since(store.path.parent, config) if earlier else []
-    if changes and not accept_changed_config:
-        raise ValueError(f"{store.path.parent} holds points measured with another config ({SWEEP_FILE}): "
-                         f"{', '.join(changes)} changed, which changes what a point measures; run this config in a "
-                         "new folder (-o), or pass --accept-changed-config to add its points to these results "
-                         f"anyway ({SWEEP_FILE} keeps the earlier config in its history)")
+    changes = checked_changes(store.path.parent, config, accept_changed_config) if earlier else []
     store.cut_torn_tail()
     for record in earlier.values():
         tracker.note(record)
     done = {k for k, r in earlier.items() if r["status"] in DONE_STATUSES}
     todo = [p for p in points if p.key not in done]
-    return store, todo, len(points) - len(todo), changes
+    return Prepared(store, todo, len(points) - len(todo), changes)
+
+
+def checked_changes(folder: Path, config: SweepConfig, accept_changed_config: bool) -> list[str]:
+    """How `config` differs from the one the points in `folder` were measured
+    with (config_changes_since); refused unless `accept_changed_config`."""
+    changes = config_changes_since(folder, config)
+    if changes and not accept_changed_config:
+        raise ValueError(f"{folder} holds points measured with another config ({SWEEP_FILE}): "
+                         f"{', '.join(changes)} changed, which changes what a point measures; run this config in a "
+                         "new folder (-o), or pass --accept-changed-config to add its points to these results "
+                         f"anyway ({SWEEP_FILE} keeps the earlier config in its history)")
+    return changes
 
 
 SWEEP_FILE = "sweep.json"
-# Keys that name a sweep, or bound it, without changing what any of its points measures.
-LABEL_KEYS = ("name", "description", "max_points")
+# Keys that name a sweep, or bound it, without changing what any of its points measures
+# (repeat_spacing changes where a point's runs lie in time; rounds.check_spacing keeps the two apart).
+LABEL_KEYS = ("name", "description", "max_points", "repeat_spacing")
 # Keys whose values make points: a value added adds points and leaves those measured as they were.
 AXIS_KEYS = (*AXES, "precisions", "seq_len", "resolution")
 
@@ -272,68 +289,37 @@ def warn_if_long(config: SweepConfig, points: int) -> None:
                       LongSweep, stacklevel=4)
 
 
-# Where a sweep whose `repeat` runs as rounds keeps each round: an ordinary
-# results folder per round (`repeat` 1), combined into the sweep's own.
-ROUNDS_FOLDER = "rounds"
-# How a combined point's runs (or a find-rate point's searches) were kept apart ("{n}": how many).
-ROUNDS_ISOLATION = "{n} rounds of one sweep, interleaved; each run a fresh process"
-SEARCH_ROUNDS_ISOLATION = "{n} rounds of one sweep, interleaved; each search in the sweep's process"
-
-
-def _passes(config: SweepConfig, out_dir: Path) -> list[tuple[SweepConfig, Path]]:
-    """The passes over the grid and the folder each writes: the sweep itself,
-    or, when `repeat` runs as rounds, one pass of single runs per round."""
-    repeat = config.given_options().get("repeat", 1)
-    if repeat < 2 or config.repeat_spacing != "rounds":
-        return [(config, out_dir)]
-    single = config.model_copy(update={"repeat": 1})
-    return [(single, out_dir / ROUNDS_FOLDER / str(i + 1)) for i in range(repeat)]
-
-
-def _check_spacing(out_dir: Path, rounds: bool, resume: bool) -> None:
-    """Refuses to mix a sweep whose `repeat` runs as rounds with one whose
-    does not in one folder: the rounds' combined file would replace the
-    other's results, or the other would leave the rounds aside."""
-    combined, kept = ResultsFile(out_dir).path, out_dir / ROUNDS_FOLDER
-    if rounds and combined.is_file() and not kept.is_dir():
-        raise ValueError(f"{combined} holds a sweep measured without rounds (repeat_spacing back-to-back, or no "
-                         "repeat): run this config in a new folder (-o)")
-    if not rounds and kept.is_dir():
-        raise ValueError(f"{out_dir} holds a sweep whose repeat runs as rounds ({kept}): run this config in a new "
-                         "folder (-o)")
-    if rounds and not resume and combined.is_file():
-        raise ValueError(f"{combined} already holds results: pass --resume to continue that sweep, or choose "
-                         "another output folder")
-
-
 def _run_points(config, out_dir, instance, resume, progress, shard_spec, executor, ray_address, cpus_per_point,
                 points, accept_changed_config) -> SweepOutcome:
     """run_sweep's work, while it holds the results folder: each pass over
-    the grid in turn (rounds: every point once per round), then the rounds
-    combined."""
-    out_dir = results_path(out_dir).parent
-    passes = _passes(config, out_dir)
-    rounds = len(passes) > 1
+    the grid in turn (rounds.py: every point once a round), then, for
+    rounds, each point's runs combined into the sweep's results."""
+    results = results_path(out_dir)
+    folder = results.parent
+    grid_passes = passes(config, results)
+    rounds = len(grid_passes) > 1
+    check_spacing(results, rounds, resume)
+    # Each round's folder describes its single runs (`repeat` 1): the sweep's own, with its repeat, is checked here.
+    top_changes = checked_changes(folder, config, accept_changed_config) if rounds and resume else []
     tracker = OutOfMemoryTracker()  # memory does not change between rounds: one tracker for all
-    _check_spacing(out_dir, rounds, resume)
-    prepared = [prepare(c, folder, resume, points, tracker, accept_changed_config) for c, folder in passes]
-    todo_runs = sum(len(todo) for _, todo, _, _ in prepared)
-    resumed = sum(done for _, _, done, _ in prepared)
-    warn_if_long(passes[0][0], todo_runs)
-    outcome = SweepOutcome(ResultsFile(out_dir).path, resumed + todo_runs, resumed, rounds=len(passes))
-    model_dir = out_dir / "models"
+    prepared = [prepare(c, where, resume, points, tracker, accept_changed_config) for c, where in grid_passes]
+    todo_runs = sum(len(p.todo) for p in prepared)
+    resumed = sum(p.done for p in prepared)
+    warn_if_long(config, -(-todo_runs // len(grid_passes)))  # in points, each `repeat` runs
+    outcome = SweepOutcome(results, resumed + todo_runs, resumed, rounds=len(grid_passes))
+    model_dir = folder / "models"
     model_dir.mkdir(parents=True, exist_ok=True)
-    write_description(out_dir, config, shard_spec, prepared[0][3])
+    write_description(folder, config, shard_spec, top_changes if rounds else prepared[0].changes)
     # No bar at all without progress: even a disabled tqdm starts its monitor
     # thread, which outlives the sweep.
     bar = tqdm(total=outcome.total, initial=resumed, unit="run" if rounds else "point", desc=config.name,
                file=sys.stderr, dynamic_ncols=True) if progress else None
     try:
-        for i, ((pass_config, folder), (store, todo, _, changes)) in enumerate(zip(passes, prepared)):
+        for i, ((pass_config, _), (store, todo, _, changes)) in enumerate(zip(grid_passes, prepared)):
             if rounds:
-                folder.mkdir(parents=True, exist_ok=True)
-                write_description(folder, pass_config, shard_spec, changes)
-            label = f"round {i + 1}/{len(passes)} " if rounds else ""
+                store.path.parent.mkdir(parents=True, exist_ok=True)
+                write_description(store.path.parent, pass_config, shard_spec, changes)
+            label = f"round {i + 1}/{len(grid_passes)} " if rounds else ""
 
             def finished(record: dict, store=store, label=label) -> None:
                 store.append(record)
@@ -358,22 +344,5 @@ def _run_points(config, out_dir, instance, resume, progress, shard_spec, executo
         if bar is not None:
             bar.close()
     if rounds and not outcome.interrupted:
-        _combine_rounds(config, [store for store, *_ in prepared], points, outcome.results)
+        write_combined(config, [p.store for p in prepared], points, results)
     return outcome
-
-
-def _combine_rounds(config: SweepConfig, stores: list[ResultsFile], points: list[Point], results: Path) -> None:
-    """The sweep's results file, written whole from its rounds: each point's
-    runs as one repeated result (merge.combined_rounds), recording the
-    sweep's own settings (each round's say `repeat` 1)."""
-    from infermeter.sweep.merge import combined_rounds  # merge builds on this module
-
-    by_key: dict[str, list[dict]] = {}
-    for store in stores:
-        for key, record in store.latest().items():  # a point that failed and ran again on resume: its newest
-            by_key.setdefault(key, []).append(record)
-    settings = {"name": config.name, "settings": config.model_dump(exclude={"models"})}
-    combined = [combined_rounds(by_key[p.key], ROUNDS_ISOLATION, SEARCH_ROUNDS_ISOLATION) | {"sweep": settings}
-                for p in points if p.key in by_key]
-    _native.write_file_atomically(str(results), "".join(json.dumps(r, separators=(",", ":")) + "\n"
-                                                        for r in combined))

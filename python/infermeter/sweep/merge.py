@@ -6,14 +6,12 @@ result with across-run intervals."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infermeter import _native
-from infermeter.find_rate import median_search_index, repeated_search_doc
 from infermeter.sweep.config import ConfigError, SweepConfig
 from infermeter.sweep.grid import expand
+from infermeter.sweep.rounds import combined_rounds
 from infermeter.sweep.execute import read_description
 from infermeter.sweep.store import (BadRecord, ResultsFile, ResultsWriteError, read_results, results_path,
                                     skipped_note)
@@ -111,23 +109,3 @@ def _refuse_repeated_inputs(inputs) -> None:
     twice = next((f for i, f in enumerate(files) if f in files[:i]), None)
     if twice is not None:
         raise ValueError(f"{twice} is given twice: its runs would count as two rounds; nothing written")
-
-
-def combined_rounds(records: list[dict], isolation: str, search_isolation: str | None = None) -> dict:
-    """One point's records from several rounds (times the same sweep ran):
-    its measured results as one repeated result whose intervals are across
-    the rounds, `isolation` saying how they were apart ("{n}": how many). A
-    rate search's rounds become one repeated search (`search_isolation`, else
-    `isolation`): the median search's best step, with every round's answer
-    and their spread. A point measured in fewer than two
-    rounds keeps its one record (the newest failure when none measured it)."""
-    measured = [r for r in records if r["status"] == "ok" and r["result"]]
-    if len(measured) < 2:
-        return measured[0] if measured else records[-1]
-    if any(r["result"].get("rate_search") for r in measured):
-        searches = [r["result"]["rate_search"] for r in measured]
-        median = measured[median_search_index(searches)]
-        search = repeated_search_doc(searches, (search_isolation or isolation).format(n=len(measured)))
-        return median | {"result": median["result"] | {"rate_search": search}}
-    runs = [json.dumps(r["result"]) for r in measured]
-    return measured[0] | {"result": json.loads(_native.combine_repeats(runs, isolation.format(n=len(measured))))}

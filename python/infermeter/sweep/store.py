@@ -27,6 +27,10 @@ DONE_STATUSES = ("ok", "oom", "skipped")
 STATUSES = (*DONE_STATUSES, "failed")
 
 
+# Where a sweep whose `repeat` runs as rounds keeps them (sweep/rounds.py): DIR/rounds/1 ... DIR/rounds/K.
+ROUNDS_FOLDER = "rounds"
+
+
 def results_path(path: str | Path) -> Path:
     """A results file, or the folder of a sweep that holds one."""
     path = Path(path)
@@ -307,6 +311,9 @@ def _read_one(given, skip_bad: bool) -> tuple[list[Located], list[BadRecord]]:
     if not path.is_file():
         looked = "" if str(path) == str(given) else f" (looked for {path})"
         what = "a folder without a results file" if Path(given).is_dir() else "nothing there"
+        if (path.parent / ROUNDS_FOLDER).is_dir():
+            what += (f" yet: its sweep runs as rounds and writes it when the last round ends; the rounds so far are "
+                     f"results folders in {path.parent / ROUNDS_FOLDER}")
         return [], [BadRecord(Path(given), None, f"no sweep results: {what}{looked}",
                               f"no sweep results at {given}: {what}{looked}")]
     if path.suffix == ".json":
