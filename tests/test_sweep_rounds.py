@@ -149,3 +149,17 @@ def test_a_batch_out_of_memory_in_round_one_is_skipped_later_and_stays_oom(tmp_p
     combined = ResultsFile(tmp_path / "out").records()
     assert [r["status"] for r in combined] == ["ok", "oom", "skipped"]
     assert "out of memory" in combined[1]["error"] and len(combined[0]["result"]["repeats"]["runs"]) == 2
+
+
+def test_a_sweep_from_before_rounds_resumes_with_back_to_back_spacing(tmp_path):
+    """Its sweep.json has no repeat_spacing (read as the default, rounds): the
+    spacing is the folder's shape, which check_spacing guards, not a change."""
+    from infermeter.sweep.execute import config_changes
+
+    doc = {"name": "t", "device": "cpu", "repeat": 3, "models": [{"name": "resnet18", "resolution": 32}]}
+    before_rounds = load_config(write_config(tmp_path / "old.yaml", **doc)).model_dump(mode="json")
+    del before_rounds["repeat_spacing"]
+    now = load_config(write_config(tmp_path / "new.yaml", repeat_spacing="back-to-back", **doc))
+    assert config_changes(before_rounds, now.model_dump(mode="json")) == []
+    assert config_changes(before_rounds, load_config(write_config(tmp_path / "more.yaml", **(doc | {"repeat": 4})))
+                          .model_dump(mode="json")) == ["repeat"]
