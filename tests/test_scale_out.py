@@ -134,6 +134,25 @@ def test_ray_runs_the_same_points_as_the_local_executor(tmp_path):
     assert {r["worker"]["pid"] for r in on_ray.values()}.isdisjoint({proc.pid})  # measured in Ray's workers
 
 
+def test_ray_runs_a_sweeps_repeat_as_rounds(tmp_path):
+    """Each round's points are Ray tasks, each run a fresh process of its
+    worker; the rounds are combined as the local executor combines them."""
+    config_path = write_config(tmp_path / "s.yaml", models=TINY, batch_sizes=[1, 2], threads=[1], duration=0.3,
+                               repeat=2)
+    proc = _sweep_process(config_path, tmp_path / "ray")
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert "2 rounds of 2 points: 4 ok" in stdout
+    for i in (1, 2):
+        assert [r["status"] for r in ResultsFile(tmp_path / "ray" / "rounds" / str(i)).records()] == ["ok", "ok"]
+    combined = ResultsFile(tmp_path / "ray").records()
+    assert [r["key"] for r in combined] == [p.key for p in expand(load_config(config_path))]
+    for record in combined:
+        repeats = record["result"]["repeats"]
+        assert len(repeats["runs"]) == 2
+        assert repeats["isolation"] == "2 rounds of one sweep, interleaved; each run a fresh process"
+
+
 def test_ray_retries_a_point_whose_worker_was_killed_once(tmp_path):
     config_path = write_config(tmp_path / "s.yaml", models=TINY, duration=4)
     proc = _sweep_process(config_path, tmp_path / "out")
