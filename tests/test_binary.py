@@ -21,21 +21,32 @@ def key_paths(doc, prefix=""):
 
 
 def test_same_schema_and_comparable_numbers(bench_binary, matmul_model, tmp_path):
-    out, hlog = tmp_path / "native.json", tmp_path / "native.hlog"
-    proc = run_binary(bench_binary, matmul_model, "--batch-size", 4, "--threads", 2, "--warmup", 0.3,
-                      "--duration", 1.5, "--json", out, "--hlog", hlog)
-    assert "throughput" in proc.stdout
-    native = Result.load(out)
-    python = benchmark(matmul_model, batch_size=4, threads=2, warmup=0.3, duration=1.5)
+    """One engine behind both front ends: the same document, and figures that
+    agree within the run-to-run noise. One run of each is not enough to say
+    that on a shared 2-core machine (one run's figure moves 6-20% from run to
+    run there, docs/intervals.md), so the two are measured in turn, three
+    runs each, and their medians compared."""
+    natives, pythons = [], []
+    for i in range(3):
+        out, hlog = tmp_path / f"native{i}.json", tmp_path / f"native{i}.hlog"
+        proc = run_binary(bench_binary, matmul_model, "--batch-size", 4, "--threads", 2, "--warmup", 0.3,
+                          "--duration", 0.8, "--json", out, "--hlog", hlog)
+        assert "throughput" in proc.stdout
+        natives.append(Result.load(out))
+        pythons.append(benchmark(matmul_model, batch_size=4, threads=2, warmup=0.3, duration=0.8))
+    native, python = natives[0], pythons[0]
     # Python adds a few facts of its own to the environment; nothing else differs.
     extra = {"/environment/python_version", "/environment/torch_build"}
     assert key_paths(native.to_dict()) == key_paths(python.to_dict()) - extra
     assert native.config == python.config
     assert native.model["inputs"] == python.model["inputs"]
     assert native.environment["front_end"] == "infermeter-bench"
-    # Same engine, same machine: within the noise of a shared 2-core box.
-    assert native.inferences_per_s == pytest.approx(python.inferences_per_s, rel=0.35)
-    assert native.latency.p50 == pytest.approx(python.latency.p50, rel=0.35)
+
+    def median(results, read):
+        return sorted(read(r) for r in results)[1]
+
+    for read in (lambda r: r.inferences_per_s, lambda r: r.latency.p50):
+        assert median(natives, read) == pytest.approx(median(pythons, read), rel=0.35)
 
 
 def test_interval_log_reads_with_hdrhistogram(bench_binary, linear_model, tmp_path):
