@@ -180,7 +180,7 @@ int run_repeated(const CommandLine& line, const json& options) {
     std::cerr << "infermeter-bench: interrupted before the first repeat finished\n";
     return 130;
   }
-  report(combine_repeats(runs, "fresh processes, back to back"), options);
+  report(combine_repeats(runs, kBackToBack), options);
   const bool stopped = interrupted || static_cast<int>(runs.size()) < options.at("repeat").get<int>();
   return stopped ? 130 : 0;
 }

@@ -145,6 +145,7 @@ PYBIND11_MODULE(_core, m) {
            py::arg("name"), py::arg("shape"), py::arg("dtype"), py::arg("data"));
 
   m.attr("RESULT_SCHEMA") = kResultSchema;
+  m.attr("BACK_TO_BACK") = kBackToBack;
   py::list percentile_keys;
   for (const auto& [key, percentile] : kPercentiles) percentile_keys.append(key);
   m.attr("PERCENTILE_KEYS") = py::tuple(percentile_keys);

@@ -173,7 +173,7 @@ std::string console_summary(const nlohmann::json& r) {
                               : std::string();
     out += printf_string("repeats      %lld runs in %s (this is the median): %.1f inferences/s mean, CV %.2g%%%s%s\n",
                          r.at("repeats").at("count").get<long long>(),
-                         r.at("repeats").value("isolation", std::string("fresh processes, back to back")).c_str(),
+                         r.at("repeats").value("isolation", std::string(kBackToBack)).c_str(),
                          rate.at("mean").get<double>(), 100 * rate.at("cv").get<double>(), between.c_str(),
                          interval.c_str());
   }

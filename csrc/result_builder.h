@@ -49,6 +49,9 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
 inline constexpr double kConfidence = 0.95;
 inline constexpr const char* kWithinRun = "within-run";
 inline constexpr const char* kAcrossRuns = "across-runs";
+// The isolation of repeats that `repeat` makes: each run a fresh process, one
+// after another (a sweep's rounds and merge --rounds say their own).
+inline constexpr const char* kBackToBack = "fresh processes, back to back";
 
 // K runs of one configuration as one document: the run of median
 // throughput, with every run's figures and their agreement under "repeats"

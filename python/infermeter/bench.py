@@ -161,4 +161,4 @@ def _repeated(model, inputs, backend, options: dict, repeat: int) -> Result:
 
 
 def _combined(docs: list[dict]) -> Result:
-    return Result(json.loads(_native.combine_repeats([json.dumps(d) for d in docs], "fresh processes, back to back")))
+    return Result(json.loads(_native.combine_repeats([json.dumps(d) for d in docs], _native.BACK_TO_BACK)))

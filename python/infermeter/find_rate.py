@@ -251,13 +251,6 @@ def _bracket_and_bisect(run: Callable[[float], RateStep], search: RateSearch, pr
             high = rate
 
 
-def _median_of(searches: list, answer: Callable, interrupted: Callable):
-    """The search of median answer among those that finished (the lower
-    middle for an even count); of them all when none finished."""
-    finished = [s for s in searches if not interrupted(s)] or searches
-    return sorted(finished, key=answer)[(len(finished) - 1) // 2]
-
-
 def _spread(answers: list[float], isolation: str) -> dict:
     """min, max, mean and CV of a repeated search's answers (requests/s; none
     when it cannot be said), and how the searches were kept apart."""
@@ -272,8 +265,11 @@ def _doc_answer(doc: dict) -> float:
 
 
 def median_search_index(docs: list[dict]) -> int:
-    """Which of several searches' documents (RateSearch.to_dict) is the median one."""
-    return docs.index(_median_of(docs, _doc_answer, lambda d: d["interrupted"]))
+    """Which of several searches' documents (RateSearch.to_dict) is the one
+    of median answer among those that finished (the lower middle for an even
+    count; of them all when none finished)."""
+    finished = [i for i, d in enumerate(docs) if not d["interrupted"]] or list(range(len(docs)))
+    return sorted(finished, key=lambda i: _doc_answer(docs[i]))[(len(finished) - 1) // 2]
 
 
 def repeated_search_doc(docs: list[dict], isolation: str) -> dict:
@@ -302,8 +298,7 @@ class RepeatedSearch:
     @property
     def median(self) -> RateSearch:
         """The search of median answer (the lower middle for an even count)."""
-        return _median_of(self.searches, lambda s: s.best.offered_rate_per_s if s.best else 0.0,
-                          lambda s: s.interrupted)
+        return self.searches[median_search_index([s.to_dict() for s in self.searches])]
 
     @property
     def best(self) -> RateStep | None:
