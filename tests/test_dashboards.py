@@ -210,6 +210,18 @@ def test_custom_lists_as_github_action_benchmark_reads_them(closed, open_loop):
     assert smaller["closed - host peak rss"]["value"] == closed.memory.host_peak_rss / 2**20
 
 
+@pytest.mark.parametrize("half_width", [0.0, 5.0, 0.25, 1234.5])
+def test_throughput_range_is_read_back_at_any_width(closed, half_width):
+    """A spin model's windows can all count the same, and the interval is 0
+    wide: "± 0" would fail the action's /\\d.+/ and the range be dropped."""
+    doc = closed.to_dict()
+    value = closed.inferences_per_s
+    doc["measurement"]["throughput_ci"] |= {"lo_inferences_per_s": value - half_width,
+                                           "hi_inferences_per_s": value + half_width}
+    (entry,) = custom_extract(to_github_action_benchmark([("w", Result(doc))], bigger_is_better=True))
+    assert entry["range_value"] == pytest.approx(half_width, abs=1e-9, rel=1e-5)
+
+
 # Bencher Metric Format ---------------------------------------------------------------------------------------------
 
 def test_bencher_metric_format(closed, open_loop, batching):

@@ -5,8 +5,9 @@ traced (tests/batching_reference.py). The model is a spin whose batch of n
 takes exactly 1 ms + 0.1 ms x n. Also: the trace, and the errors.
 
 As in tests/test_open_loop.py, a run in which the machine held a batch up
-(its compute, or the harness's dispatch, STALL_MS beyond what it should take:
-steal time on a shared VM, a neighbour's burst) is measured again, up to
+(its compute, or the harness's dispatch, STALL_MS beyond what it should take,
+or more than one batch in a hundred HOLD_MS: steal time on a shared VM, a
+neighbour's burst) is measured again, up to
 three times, and the test is skipped, saying why, if the machine never
 settles: one such hold delays every request queued behind it."""
 
@@ -25,27 +26,32 @@ from infermeter.known_latency import batched_spin_model
 TOLERANCE = 0.05
 RUN = dict(load="dynamic-batching", warmup=0.2, calibrate=False)
 STALL_MS = 0.5
+# A quiet 2-core VM holds 0-0.2% of batches more than 0.1 ms.
+HOLD_MS, HELD_SHARE = 0.1, 0.01
 
 
-def held_up_ms(r, trace) -> float:
-    """How far the machine held the run's worst batch up: its compute beyond
-    the spin's, or the harness's lateness in dispatching it."""
+def holds(r, trace) -> tuple[float, float]:
+    """How far the machine held the run's worst batch up (its compute beyond
+    the spin's, or the harness's lateness in dispatching it), and the share
+    of batches whose compute it held up by more than HOLD_MS. Holds below
+    STALL_MS still move p99 by more than the tolerance when more than about
+    one batch in a hundred takes one."""
     rows = [json.loads(line) for line in trace.read_text().splitlines()]
-    compute = max(((x["completed_ns"] - x["dispatched_ns"]) / 1e6 - service_ms(x["computed"]) for x in rows),
-                  default=0.0)
-    return max(compute, r.dispatch_latency.max if r.dispatch_latency else 0.0)
+    held = {x["batch"]: (x["completed_ns"] - x["dispatched_ns"]) / 1e6 - service_ms(x["computed"]) for x in rows}
+    worst = max(max(held.values(), default=0.0), r.dispatch_latency.max if r.dispatch_latency else 0.0)
+    return worst, sum(h > HOLD_MS for h in held.values()) / max(len(held), 1)
 
 
 def quiet_run(model, trace, **options):
     """A traced run the machine left alone, or a skip."""
     for _ in range(3):
         r = infermeter.benchmark(model, trace=str(trace), **RUN, **options)
-        held = held_up_ms(r, trace)
-        if held < STALL_MS:
+        worst, share = holds(r, trace)
+        if worst < STALL_MS and share < HELD_SHARE:
             return r
         time.sleep(1.0)
-    pytest.skip(f"the machine is busy: a batch was held up {held:.1f} ms beyond its spin (load average "
-                f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    pytest.skip(f"the machine is busy: a batch was held up {worst:.1f} ms beyond its spin, {share:.1%} of batches "
+                f"more than {HOLD_MS} ms (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 @pytest.fixture(scope="module")

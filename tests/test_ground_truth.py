@@ -14,6 +14,7 @@ import torch
 
 import infermeter  # registers torch.ops.infermeter.* from its extension
 from infermeter import known_latency
+from steady_rate import steady_rate, window_resolution
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +39,20 @@ def test_spin_rejects_a_negative_time():
 
 @pytest.mark.parametrize("ns", [10_000, 100_000, 1_000_000])
 def test_reported_p50_is_the_spin_time(spin_model, ns):
-    result = infermeter.benchmark(spin_model(ns), inputs=torch.zeros(1), threads=1, warmup=0.2, duration=1.0)
-    p50_ns = result.latency.p50 * 1e6
+    """Noise (a neighbour's cache traffic, steal time) can only raise the
+    median, so the lowest of up to three runs is held to the op's time."""
+    def p50_ns():
+        result = infermeter.benchmark(spin_model(ns), inputs=torch.zeros(1), threads=1, warmup=0.2, duration=1.0)
+        return result.latency.p50 * 1e6
+
+    bound = max(0.02 * ns, 2_000)
+    medians = [p50_ns()]
+    while len(medians) < 3 and medians[-1] - ns > bound:
+        medians.append(p50_ns())
     # The engine may only add its own cost (about a microsecond: the clock
     # reads and the interpreter's call into the op), never report less.
-    assert p50_ns >= ns, f"p50 {p50_ns:.0f} ns is below the {ns} ns the op is known to take"
-    assert p50_ns - ns <= max(0.02 * ns, 2_000), f"p50 {p50_ns:.0f} ns for a {ns} ns op"
+    assert all(m >= ns for m in medians), f"p50s {[round(m) for m in medians]} ns: below the {ns} ns the op takes"
+    assert min(medians) - ns <= bound, f"p50s {[round(m) for m in medians]} ns for a {ns} ns op"
 
 
 THROUGHPUT_SPIN_NS = 1_000_000
@@ -67,16 +76,19 @@ def test_no_client_completes_faster_than_the_op_allows(closed_loop_runs, threads
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_throughput_is_threads_over_spin_time(closed_loop_runs, spin_model, threads):
-    """Noise can only lower throughput (the test above bounds it from above),
-    so the best of up to three runs is the one to hold to the known figure: a
-    client preempted between two requests (on a 2-core machine, by pytest or
-    a neighbour) loses time no latency records."""
+    """Each window's count against the known figure. A client preempted
+    between two requests (on a 2-core machine, by pytest or a neighbour)
+    loses time no latency records, and lowers the whole run's rate (the test
+    above bounds that from above); it spoils only the windows it falls in,
+    so the median window holds to threads / spin time. Noise can only lower
+    it, so the best of up to three runs is the one held to the figure."""
     expected = threads * 1e9 / THROUGHPUT_SPIN_NS
     runs = [closed_loop_runs[threads]]
-    while len(runs) < 3 and runs[-1].requests_per_s < 0.99 * expected:
+    tolerance = window_resolution(runs[0], threads)
+    while len(runs) < 3 and steady_rate(runs[-1]) < expected - tolerance:
         runs.append(infermeter.benchmark(spin_model(THROUGHPUT_SPIN_NS), inputs=torch.zeros(1), threads=threads,
                                          warmup=0.2, duration=1.5))
-    best = max(runs, key=lambda r: r.requests_per_s)
+    best = max(runs, key=steady_rate)
     mean_ns = best.latency.mean * 1e6
     if mean_ns > 1.01 * THROUGHPUT_SPIN_NS:
         # Only the scheduler can stretch a busy-wait by this much: other
@@ -84,4 +96,5 @@ def test_throughput_is_threads_over_spin_time(closed_loop_runs, spin_model, thre
         # about its throughput (Little's law above still holds).
         pytest.skip(f"the machine is busy: mean latency {mean_ns:.0f} ns for a {THROUGHPUT_SPIN_NS} ns op "
                     f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
-    assert best.requests_per_s == pytest.approx(expected, rel=0.01), f"best of {len(runs)} runs"
+    assert steady_rate(best) == pytest.approx(expected, abs=tolerance), \
+        f"best of {len(runs)} runs; windows {best.completions}"

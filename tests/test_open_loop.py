@@ -26,6 +26,7 @@ import torch
 import infermeter
 from infermeter import _native
 from infermeter.known_latency import Spin
+from steady_rate import steady_rate, window_resolution
 
 SERVICE_NS = 100_000  # 100 µs: short enough for many arrivals, long against the harness's ~1 µs
 
@@ -89,7 +90,10 @@ def test_poisson_waits_are_md1(spin_file, rho):
     assert measured == pytest.approx(theory, rel=0.10), f"mean wait {measured:.0f} ns, M/G/1 {theory:.0f} ns"
     # The schedule is reproducible: the same arrivals in an exact one-server queue wait as long.
     offsets = np.array(_native.arrival_offsets("poisson", rate, int(rate * duration * 1.1), seed), dtype=float)
-    simulated = lindley_mean_wait(offsets[offsets < duration * 1e9], service)
+    # The recursion runs a constant service time; the run's varies (a hold of the machine below quiet_run's
+    # bound, the clock reads), and a queue's mean wait grows with E[S^2] (Pollaczek-Khinchine), so the
+    # deterministic queue's wait is scaled by E[S^2] / E[S]^2 (1.0 for a constant service time).
+    simulated = lindley_mean_wait(offsets[offsets < duration * 1e9], service) * second_moment / service**2
     assert measured == pytest.approx(simulated, rel=0.10)
     load = r.load_info
     assert load["kind"] == "open" and load["arrival"] == "poisson" and load["sustained"]
@@ -132,7 +136,10 @@ def test_overload_is_reported_not_sustained_and_ends_on_time(spin_file):
     load = r.load_info
     assert load["sustained"] is False and load["queued_at_end"] > 1000
     assert load["served_fraction"] == pytest.approx(0.5, abs=0.1)
-    assert load["achieved_rate_per_s"] == pytest.approx(1000, rel=0.1)
+    # One server of a 1 ms spin: 1000/s at most, and in each window it is busy throughout (the median window:
+    # a preemption between two requests lowers only the windows it falls in, and no latency shows it).
+    assert load["achieved_rate_per_s"] <= 1000 * 1.001
+    assert steady_rate(r) == pytest.approx(1000, abs=window_resolution(r, threads=1)), r.completions
     assert "NOT sustained" in r.summary()
 
 

@@ -83,7 +83,8 @@ def test_report_reads_failed_and_skipped_points_beside_an_open_loop_point(spin, 
     # Missing facts stay None, not NaN (which reads as true).
     for column in ("rate_search", "sustained", "converged", "launch_bound", "weights", "device_name"):
         assert all(v is None for v in frame.loc[frame["status"] != "ok", column]), column
-    assert frame.loc[frame["load"] == "open", "sustained"].item() is True
+    # The run's own verdict, a bool either way (200/s for 0.3 s: on a quiet machine, True).
+    assert frame.loc[frame["load"] == "open", "sustained"].item() is open_loop_doc["measurement"]["load"]["sustained"]
     assert main(["report", str(path), "-o", str(tmp_path / "report")]) == 0
     tables = capsys.readouterr().out.split("\nreport:")[0]
     assert "latency_vs_load" in {p.stem for p in (tmp_path / "report").glob("*.png")}

@@ -197,7 +197,7 @@ def test_recommend_sizes_the_fleet_from_the_open_loop(swept):
     search = best["rate_search"]
     # The fast model's configuration has open-loop results, so its closed-loop peak is not used.
     assert best["server_basis"] == FOUND_RATE and best["server_inferences_per_s"] == search["best_inferences_per_s"]
-    assert best["server_inferences_per_s"] < frame.loc[frame["load"] == "closed", "inferences_per_s"].iloc[0]
+    assert best["server_inferences_per_s"] < 1e9 / FAST_NS  # below what one client of the spin can complete
     assert rec.servers() == math.ceil(20_000 / search["best_inferences_per_s"])
     assert "that find_rate found" in str(rec) and "warning" not in str(rec)
     rates_only = recommend(frame[frame["load_point"] != "find-rate"], SLA, target_load=20_000)

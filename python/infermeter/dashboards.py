@@ -242,8 +242,17 @@ def to_github_action_benchmark(named: NamedResults, bigger_is_better: bool) -> l
 def _throughput_entry(f: Figures) -> tuple[str, dict]:
     figure = {"unit": "inferences/s", "value": f.result.inferences_per_s}
     if f.throughput_interval:
-        figure["range"] = f"± {(f.throughput_interval[1] - f.throughput_interval[0]) / 2:.6g}"
+        figure["range"] = f"± {_range_number((f.throughput_interval[1] - f.throughput_interval[0]) / 2)}"
     return "throughput", figure
+
+
+def _range_number(value: float) -> str:
+    """Six significant digits, never a lone digit: github-action-benchmark
+    reads a "±" range's number with /\\d.+/ (extractRangeInfo), which "± 0"
+    or "± 5" fails, and the range would be dropped. A window-count interval
+    is 0 wide when every window counted the same."""
+    text = f"{value:.6g}"
+    return text if len(text) > 1 else f"{value:.1f}"
 
 
 def _smaller_is_better_entries(f: Figures) -> list[tuple[str, dict]]:
