@@ -26,6 +26,7 @@
 #include "export_facts.h"
 #include "model_file.h"
 #include "model_inputs.h"
+#include "private_copy.h"
 #include "sha256.h"
 #include "tensor_bytes.h"
 
@@ -55,14 +56,21 @@ std::string record_text(caffe2::serialize::PyTorchStreamReader& reader, const st
   return {static_cast<const char*>(data.get()), size};
 }
 
-PackageFacts read_package_facts(const std::string& path) {
+// Reads `file` (the private copy), naming `path` (the user's) in errors.
+PackageFacts read_package_facts(const std::string& file, const std::string& path) {
   PackageFacts facts;
   std::string metadata;
   try {
-    caffe2::serialize::PyTorchStreamReader reader(path);
+    caffe2::serialize::PyTorchStreamReader reader(file);
     // Names are relative to the archive's root folder; infermeter's entries
     // are matched by suffix, wherever the exporter nested them.
+    std::unordered_set<std::string> names;
     for (const auto& name : reader.getAllRecords()) {
+      // A zip may hold two entries of one name; a reader that unpacks every
+      // entry keeps the last, which need not be the one digested here.
+      if (!names.insert(name).second)
+        throw EngineError("AOTInductor package '" + path + "' holds two records named " + name +
+                          ": it is malformed or was altered, and is not loaded");
       if (name.ends_with(kInputSpecFile)) {
         facts.input_spec = record_text(reader, name);
       } else if (name.ends_with(kExportInfoFile)) {
@@ -75,6 +83,8 @@ PackageFacts read_package_facts(const std::string& path) {
         facts.libraries.emplace_back(name, sha256_hex(data.get(), size));
       }
     }
+  } catch (const EngineError&) {
+    throw;  // its own, naming the package
   } catch (const std::exception& e) {
     throw EngineError("cannot read '" + path + "' as an AOTInductor package (a .pt2 zip archive): " +
                       short_message(e));
@@ -94,8 +104,8 @@ PackageFacts read_package_facts(const std::string& path) {
 // Loading a package dlopens its libraries, which runs their code: unless the
 // user vouches for the package, every library must be one infermeter's export
 // recorded (its digest in the export facts, which the export computed from
-// the compiled package). std::invalid_argument naming what is not.
-void require_trusted(const PackageFacts& facts, const std::string& path) {
+// the compiled package). Why it is not trusted, or empty.
+std::string trust_problem(const PackageFacts& facts, const std::string& path) {
   const auto info = nlohmann::json::parse(facts.export_info.empty() ? "null" : facts.export_info, nullptr, false);
   const nlohmann::json recorded =
       info.is_object() && info.contains("native_libraries") ? info.at("native_libraries") : nlohmann::json(nullptr);
@@ -111,11 +121,22 @@ void require_trusted(const PackageFacts& facts, const std::string& path) {
         break;
       }
     }
+    // A package without its library is not inert: torch's loader then
+    // compiles the package's sources, running the compiler command that the
+    // package's own *_compile_flags.json names (seen: a package whose .so was
+    // removed ran `touch` through system() on load).
+    for (const auto& [name, digest] : recorded.items()) {
+      const bool present = std::any_of(facts.libraries.begin(), facts.libraries.end(),
+                                       [&](const auto& library) { return library.first == name; });
+      if (why.empty() && !present)
+        why = "its native library " + name + ", which infermeter's export recorded, is missing (without it the "
+              "loader compiles the package's sources with a compiler command the package names)";
+    }
+    if (why.empty() && recorded.empty()) why = "its export facts record no native library";
   }
-  if (!why.empty())
-    throw std::invalid_argument("AOTInductor package '" + path + "' will not be loaded: " + why +
-                                ". Loading a .pt2 runs the native code inside it; if you trust its source, "
-                                "give --trust (trust=True)");
+  if (why.empty()) return why;
+  return "AOTInductor package '" + path + "' will not be loaded: " + why +
+         ". Loading a .pt2 runs the native code inside it; if you trust its source, give --trust (trust=True)";
 }
 
 // A record's name as a path inside the folder it is unpacked into: relative,
@@ -150,14 +171,22 @@ void write_record(caffe2::serialize::PyTorchStreamReader& reader, const std::str
 constexpr bool kLoadsUnpackedFolders =
     TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 14);
 
+// A package as loaded: the file read (the run's private copy) and the name
+// its messages give (the path the user gave).
+struct PackageFile {
+  std::string file;
+  std::string name;
+};
+
 // A package unpacked into a folder infermeter makes in the temp directory,
 // removed with it.
 class UnpackedPackage {
  public:
-  explicit UnpackedPackage(const std::string& package) : folder_(make_folder(package)) {
+  explicit UnpackedPackage(const PackageFile& package) : folder_(make_folder(package.name)) {
     try {
-      caffe2::serialize::PyTorchStreamReader reader(package);
-      for (const auto& name : reader.getAllRecords()) write_record(reader, name, folder_ / record_path(name, package));
+      caffe2::serialize::PyTorchStreamReader reader(package.file);
+      for (const auto& name : reader.getAllRecords())
+        write_record(reader, name, folder_ / record_path(name, package.name));
     } catch (...) {
       remove();
       throw;
@@ -190,15 +219,15 @@ class UnpackedPackage {
 // which outlives the loader (a CUDA model reads its kernels from it): members
 // are destroyed last to first.
 struct LoadedPackage {
-  LoadedPackage(const std::string& path, bool run_single_threaded, size_t runners, c10::DeviceIndex device_index)
-      : unpacked(kLoadsUnpackedFolders ? std::make_unique<UnpackedPackage>(path) : nullptr),
-        loader(unpacked ? unpacked->folder() : path, kModelName, run_single_threaded, runners, device_index) {}
+  LoadedPackage(const PackageFile& package, bool run_single_threaded, size_t runners, c10::DeviceIndex device_index)
+      : unpacked(kLoadsUnpackedFolders ? std::make_unique<UnpackedPackage>(package) : nullptr),
+        loader(unpacked ? unpacked->folder() : package.file, kModelName, run_single_threaded, runners, device_index) {}
 
   std::unique_ptr<UnpackedPackage> unpacked;
   Loader loader;
 };
 
-std::shared_ptr<LoadedPackage> load_package(const std::string& path, size_t runners, const c10::Device& device,
+std::shared_ptr<LoadedPackage> load_package(const PackageFile& package, size_t runners, const c10::Device& device,
                                             AotiEntry entry) {
   // One load at a time: torch's loader is not safe to construct from several
   // threads at once (seen on torch 2.11: concurrent loads read empty metadata,
@@ -214,12 +243,12 @@ std::shared_ptr<LoadedPackage> load_package(const std::string& path, size_t runn
     // The single-threaded run records no event: torch's own route for CUDA
     // graphs (pytorch #148601). A shared loader entered by several workers at
     // once keeps the default run.
-    return std::make_shared<LoadedPackage>(path, /*run_single_threaded=*/entry == AotiEntry::kCaptured, runners,
+    return std::make_shared<LoadedPackage>(package, /*run_single_threaded=*/entry == AotiEntry::kCaptured, runners,
                                            device.is_cuda() ? device.index() : c10::DeviceIndex(-1));
   } catch (const EngineError&) {
     throw;  // unpacking's own, naming the package
   } catch (const std::exception& e) {
-    throw_engine_error(e, "cannot load AOTInductor package '" + path + "': " + short_message(e));
+    throw_engine_error(e, "cannot load AOTInductor package '" + package.name + "': " + short_message(e));
   }
 }
 
@@ -306,8 +335,12 @@ class AotiRunner : public ModelRunner {
                                   "graphs, which needs a container per worker: use replicas per-thread (the default), "
                                   "or runner aoti to share one");
     require_model_file(path_);
-    const PackageFacts facts = read_package_facts(path_);
-    if (!config.trust) require_trusted(facts, path_);
+    // Everything below reads the private copy: the bytes checked are the bytes loaded.
+    copy_ = std::make_unique<PrivateCopy>(path_);
+    package_ = {copy_->path(), path_};
+    const PackageFacts facts = read_package_facts(package_.file, path_);
+    if (const auto problem = trust_problem(facts, path_); !config.trust && !problem.empty())
+      throw std::invalid_argument(problem);
     const std::string wanted = c10::DeviceTypeName(device_.type(), /*lower_case=*/true);
     if (!facts.device_key.empty() && facts.device_key != wanted)
       throw std::invalid_argument("AOTInductor package '" + path_ + "' was compiled for " + facts.device_key +
@@ -318,7 +351,7 @@ class AotiRunner : public ModelRunner {
     // before the loader copies the weights to the device.
     inputs_.emplace(config.inputs, facts.input_spec, config.batch_size, config.seed, device_, path_);
     description_ = {{"path", path_},
-                    {"sha256", sha256_of_file(path_)},
+                    {"sha256", copy_->sha256()},
                     {"format", "aoti"},
                     {"runner", config.runner},
                     {"inputs", inputs_->describe()}};
@@ -327,12 +360,12 @@ class AotiRunner : public ModelRunner {
     // run concurrently on one copy of the weights. Per thread: worker 0 uses
     // this loader and every other worker loads its own (make_replica).
     const size_t runners = per_thread_ ? 1 : static_cast<size_t>(std::max(config.threads, 1));
-    primary_ = load_package(path_, runners, device_, entry_);
+    primary_ = load_package(package_, runners, device_, entry_);
     weights_bytes_ = constants_bytes(primary_->loader);
   }
 
   std::unique_ptr<Replica> make_replica(int worker) override {
-    auto package = (per_thread_ && worker > 0) ? load_package(path_, 1, device_, entry_) : primary_;
+    auto package = (per_thread_ && worker > 0) ? load_package(package_, 1, device_, entry_) : primary_;
     std::vector<at::Tensor> tensors;
     for (const auto& value : inputs_->for_worker(worker)) tensors.push_back(value.toTensor());
     std::vector<std::vector<at::Tensor>> by_size;
@@ -366,6 +399,8 @@ class AotiRunner : public ModelRunner {
   c10::Device device_;
   bool per_thread_;
   AotiEntry entry_;
+  std::unique_ptr<PrivateCopy> copy_;  // every worker's loader reads it
+  PackageFile package_;
   std::optional<ModelInputs> inputs_;
   std::shared_ptr<LoadedPackage> primary_;
   int64_t weights_bytes_ = 0;
@@ -373,6 +408,14 @@ class AotiRunner : public ModelRunner {
 };
 
 }  // namespace
+
+std::string untrusted_package_reason(const std::string& path) {
+  try {
+    return trust_problem(read_package_facts(path, path), path);
+  } catch (const EngineError&) {
+    return "";  // not a readable package: the runner says so when it opens it
+  }
+}
 
 bool is_aoti_package(const std::string& path) noexcept {
   try {

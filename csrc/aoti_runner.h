@@ -25,6 +25,11 @@ enum class AotiEntry { kConcurrent, kCaptured };
 std::unique_ptr<ModelRunner> make_aoti_runner(const RunConfig& config, const c10::Device& device,
                                               AotiEntry entry = AotiEntry::kConcurrent);
 
+// Why the package at `path` would be refused without trust, or empty when
+// it would not (or is no readable package, which the runner reports): for a
+// front end that checks something of its own before the engine loads it.
+std::string untrusted_package_reason(const std::string& path);
+
 // Whether `path` is a zip holding an AOTInductor model, for the other runners'
 // errors; false for anything unreadable.
 bool is_aoti_package(const std::string& path) noexcept;

@@ -191,8 +191,12 @@ int run(const CommandLine& line) {
   if (options.at("repeat").get<int>() > 1 && !hlog.empty())
     throw std::invalid_argument("hlog writes one run's histogram: leave it out with repeat");
   // Outputs are checked before anything is measured, so that no run is lost to an unwritable path.
-  for (const char* name : {"json", "hlog"})
-    if (const auto path = optional_text(options, name); !path.empty()) check_output_path(name, path, line.model);
+  std::vector<std::pair<std::string, std::string>> outputs;
+  for (const char* name : {"json", "hlog", "trace"})
+    if (!options.at(name).is_null()) outputs.emplace_back(name, options.at(name).get<std::string>());
+  std::vector<std::string> inputs{line.model};
+  for (const auto& library : options.at("load_library")) inputs.push_back(library.get<std::string>());
+  check_output_paths(outputs, inputs);
   if (options.at("repeat").get<int>() > 1) return run_repeated(line, options);
   load_libraries(options.at("load_library"));
   const RunConfig config = run_config_from(options, line.model);
@@ -213,6 +217,10 @@ int main(int argc, char** argv) {
   const CommandLine line = parse(argc, argv);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  // Past a file-size limit the kernel sends SIGXFSZ, which kills the process
+  // with the result unwritten; ignored, the write fails with EFBIG and says so
+  // (as Python does).
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     return run(line);
   } catch (const std::invalid_argument& e) {

@@ -8,6 +8,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "aoti_runner.h"
 #include "arrival_schedule.h"
 #include "dynamic_batching.h"
 #include "infermeter/engine.h"
@@ -129,6 +130,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "infermeter's native measurement engine";
   const auto engine_error = py::register_exception<EngineError>(m, "EngineError", PyExc_RuntimeError);
   py::register_exception<OutOfMemory>(m, "OutOfMemoryError", engine_error.ptr());
+  py::register_exception<WriteFailure>(m, "WriteFailure", PyExc_OSError);
   static py::exception<Interrupted> interrupted_type(m, "_Interrupted", PyExc_KeyboardInterrupt);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -170,9 +172,12 @@ PYBIND11_MODULE(_core, m) {
       py::arg("given"),
       "Every option: the given ones checked, the others defaulted (the duration from the stop asked for), "
       "validated as a whole; ValueError naming the option otherwise.");
-  m.def("check_output_path", &check_output_path, py::arg("option"), py::arg("path"), py::arg("model_path"),
-        "ValueError naming the option when `path` cannot take the file it would write.");
+  m.def("check_output_paths", &check_output_paths, py::arg("outputs"), py::arg("inputs"),
+        "ValueError naming the option when an output (option, path) cannot take the file it would write, is an "
+        "input, or shares its path with another output.");
   m.def("runner_names", &runner_names, "The runners this build knows.");
+  m.def("untrusted_package_reason", &untrusted_package_reason, py::arg("path"),
+        "Why the AOTInductor package at `path` would be refused without trust; empty when it would not.");
   m.def(
       "arrival_offsets",
       [](const std::string& process, double rate_per_s, int64_t count, uint64_t seed) {

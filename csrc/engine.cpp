@@ -137,7 +137,7 @@ nlohmann::json measure(const RunConfig& config, const AbortCheck& should_abort, 
                        const MeasuringNotice& on_measuring) {
   return with_torch_errors(config, [&] {
     validate(config);
-    if (config.trace) check_output_path("trace", *config.trace, config.model_path);
+    if (config.trace) check_output_paths({{"trace", *config.trace}}, {config.model_path});
     const c10::Device device = parse_device(config.device);
     // Inference mode on this thread too: a runner that touches the model while
     // opening it sees the same grad state as the workers.
@@ -154,7 +154,7 @@ nlohmann::json measure(const RunConfig& config, ModelRunner& model, LoadGenerato
                     const MeasuringNotice& on_measuring) {
   return with_torch_errors(config, [&] {
     validate(config);
-    if (config.trace) check_output_path("trace", *config.trace, config.model_path);
+    if (config.trace) check_output_paths({{"trace", *config.trace}}, {config.model_path});
     const c10::Device device = parse_device(config.device);
     c10::InferenceMode inference_mode;
     return measure_unchecked(config, model, load, stop, device, should_abort, front_end, on_measuring);

@@ -9,18 +9,27 @@
 #include <stdexcept>
 
 namespace infermeter {
+namespace {
 
 namespace fs = std::filesystem;
 
-void check_output_path(const std::string& option, const std::string& path, const std::string& model_path) {
+// One file however it is named (relative, through links).
+fs::path identity(const std::string& path) {
+  std::error_code ec;
+  const auto canonical = fs::weakly_canonical(path, ec);
+  return ec ? fs::absolute(path, ec) : canonical;
+}
+
+void check_one(const std::string& option, const std::string& path, const std::vector<std::string>& inputs) {
   const auto refuse = [&](const std::string& why) {
     throw std::invalid_argument(option + " '" + path + "' " + why);
   };
+  if (path.empty()) throw std::invalid_argument(option + " is an empty path: give the file to write");
   std::error_code ec;
   const fs::path target(path);
-  if (!model_path.empty() && fs::exists(model_path, ec) &&
-      fs::weakly_canonical(target, ec) == fs::weakly_canonical(model_path, ec))
-    refuse("is the model file itself: choose another path");
+  for (const auto& input : inputs)
+    if (!input.empty() && fs::exists(input, ec) && identity(path) == identity(input))
+      refuse("is an input of this run ('" + input + "'): choose another path");
   const auto status = fs::status(target, ec);
   if (fs::exists(status)) {
     if (fs::is_directory(status)) refuse("is a directory: give a file path");
@@ -35,6 +44,20 @@ void check_output_path(const std::string& option, const std::string& path, const
   if (fd < 0) refuse("cannot be written: " + std::string(std::strerror(errno)));
   ::close(fd);
   ::unlink(probe.c_str());
+}
+
+}  // namespace
+
+void check_output_paths(const std::vector<std::pair<std::string, std::string>>& outputs,
+                        const std::vector<std::string>& inputs) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const auto& [option, path] = outputs[i];
+    check_one(option, path, inputs);
+    for (size_t j = 0; j < i; ++j)
+      if (identity(outputs[j].second) == identity(path))
+        throw std::invalid_argument(option + " '" + path + "' is also " + outputs[j].first +
+                                    "'s file: each output needs a path of its own");
+  }
 }
 
 }  // namespace infermeter

@@ -191,12 +191,12 @@ void write_file_atomically(const std::string& path, const std::string& text) {
   const auto fail = [&](const std::string& what) {
     const std::string why = std::strerror(errno);
     std::remove(scratch.c_str());
-    throw std::runtime_error("cannot write '" + path + "': " + what + ": " + why);
+    throw WriteFailure("cannot write '" + path + "': " + what + ": " + why);
   };
   const int fd = ::open(scratch.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     const std::string why = std::strerror(errno);
-    throw std::runtime_error("cannot write '" + path + "': " + why);
+    throw WriteFailure("cannot write '" + path + "': " + why);
   }
   size_t written = 0;
   while (written < text.size()) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <ostream>
+#include <stdexcept>
 #include <string>
 
 namespace infermeter {
@@ -44,9 +45,15 @@ std::string format_duration_ns(double ns);
 // The human-readable summary of a result document, one fact a line.
 std::string console_summary(const nlohmann::json& result);
 
+// A file infermeter writes could not be written (a full disk, a file-size
+// limit, an I/O error): Python sees an OSError.
+struct WriteFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Writes `text` to `path` through a scratch file in the same folder renamed
 // over it, so a reader never sees half a file and a failed write leaves any
-// earlier file untouched; std::runtime_error naming the file when it cannot.
+// earlier file untouched; WriteFailure naming the file when it cannot.
 void write_file_atomically(const std::string& path, const std::string& text);
 
 }  // namespace infermeter

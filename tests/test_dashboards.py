@@ -345,7 +345,7 @@ def test_dashboard_errors_are_one_line(sweep, closed, tmp_path, capsys):
         ([str(not_result), "-o", str(tmp_path / "x.json")], f"{not_result}: not an infermeter result"),
         ([str(sweep), "-o", str(tmp_path / "missing" / "x.json")], "cannot be written: its folder"),
         ([str(sweep), "-o", str(tmp_path)], "is a directory"),
-        ([str(result_file), "-o", str(result_file)], "is one of the results given"),
+        ([str(result_file), "-o", str(result_file)], "is an input of this run"),
         ([str(result_file), str(result_file), "-o", str(tmp_path / "x.json")], "more than one result named"),
     ]
     for args, message in cases:

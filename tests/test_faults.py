@@ -936,9 +936,11 @@ def test_shard_that_looks_like_an_option(models, capsys, tmp_path):
 
 # ------------------------------------------------------- two sweeps, one folder
 
-@row("a second sweep on a results folder being written", "Python API, CLI sweep",
-     "ValueError naming the holding process; exit 2; the folder is free again once the holder is gone (even killed)",
-     "message, exit code, nothing written, stale lock taken over")
+@row("a second sweep, or a merge, on a results folder being written, also after its lock file was deleted; "
+     "results read from it meanwhile; a link planted as its lock file", "Python API, CLI sweep, merge, report",
+     "ValueError naming the holding process; exit 2; readers say the folder is still being written; the folder is "
+     "free again once the holder is gone (even killed); a planted link is refused, not written through",
+     "message, exit code, nothing written, stale lock taken over, the link's target intact")
 def test_two_sweeps_on_one_folder(models, capsys, tmp_path):
     out = tmp_path / "out"
     holder = subprocess.Popen(
@@ -946,16 +948,34 @@ def test_two_sweeps_on_one_folder(models, capsys, tmp_path):
          f"with writing(Path({str(out)!r})):\n    print('holding', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     config_path = sweep_config(tmp_path, [models["linear"]])
+    shard = write_records(tmp_path / "shard", [synthetic_record("m", 1, 1, None, 10.0, [1.0])])
     try:
         assert holder.stdout.readline().strip() == "holding"
-        with pytest.raises(ValueError, match=rf"being written by another sweep \(process {holder.pid} on "):
+        with pytest.raises(ValueError, match=rf"being written by another sweep or merge \(process {holder.pid} on "):
             run_sweep(load_config(config_path), out, progress=False)
         code, err = cli(capsys, "sweep", config_path, "-o", out, "--quiet")
         assert code == 2 and f"process {holder.pid}" in err and "Traceback" not in err
+        # The lock is the folder's: a lock file deleted meanwhile lets no second writer in.
+        (out / ".infermeter.lock").unlink()
+        code, err = cli(capsys, "sweep", config_path, "-o", out, "--quiet")
+        assert code == 2 and "being written by another sweep or merge" in err
+        code, err = cli(capsys, "merge", shard, "-o", out)
+        assert code == 2 and "being written by another sweep or merge" in err
         assert not (out / "results.jsonl").exists()
+        write_records(out, [synthetic_record("m", 2, 1, None, 10.0, [1.0])])  # what the holder wrote so far
+        code, err = cli(capsys, "report", out, "-o", tmp_path / "report")
+        assert code == 0 and f"{out} is still being written" in err
     finally:
         holder.kill()  # never releases anything itself: the kernel drops its lock
         holder.wait()
+    (out / "results.jsonl").unlink()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("kept")
+    (out / ".infermeter.lock").unlink(missing_ok=True)
+    (out / ".infermeter.lock").symlink_to(victim)
+    code, err = cli(capsys, "sweep", config_path, "-o", out, "--quiet")
+    assert code == 2 and ".infermeter.lock cannot be written" in err and victim.read_text() == "kept"
+    (out / ".infermeter.lock").unlink()
     outcome = run_sweep(load_config(config_path), out, progress=False)
     assert outcome.statuses["ok"] == outcome.total > 0
 
@@ -1045,6 +1065,10 @@ def test_resume_after_the_config_changed(models, capsys, tmp_path):
     code, err = cli(capsys, "sweep", changed, "-o", out, "--resume", "--quiet")
     assert code == 2 and "threads (without 1), warmup changed" in err and "--accept-changed-config" in err
     assert {f: (out / f).read_bytes() for f in before} == before
+    # An instance given on the command line prices the points as one in the config would.
+    code, err = cli(capsys, "sweep", config_path, "-o", out, "--resume", "--quiet", "--instance", "g5.xlarge")
+    assert code == 2 and "instance changed" in err
+    assert {f: (out / f).read_bytes() for f in before} == before
     wider = write_config(tmp_path / "wider.yaml", models=[{"name": str(models["linear"])}], batch_sizes=[1, 2],
                          **SWEEP)
     code, err = cli(capsys, "sweep", wider, "-o", out, "--resume", "--quiet")
@@ -1075,12 +1099,13 @@ def test_vendor_sdk_absent(models, capsys, tmp_path):
 
 # ------------------------------------------------------------ hostile inputs
 
-@row("SLA limit of 0 (p99<0ms, p99<=0us)", "Python API (parse_sla), CLI run --find-rate, sweep config",
-     "ValueError: the latency limit must be positive; exit 2 before measuring; ConfigError on `sla`",
+@row("SLA limit of 0 (p99<0ms, p99<=0us), or too large to be a number (400 digits: infinite)",
+     "Python API (parse_sla), CLI run --find-rate, sweep config",
+     "ValueError: the latency limit must be positive, or finite; exit 2 before measuring; ConfigError on `sla`",
      "message, exit code, no traceback, nothing measured or written")
-@pytest.mark.parametrize("sla", ["p99<0ms", "p99<=0us", "p50<0.0s"])
+@pytest.mark.parametrize("sla", ["p99<0ms", "p99<=0us", "p50<0.0s", f"p99<1{'0' * 400}ms"])
 def test_sla_of_zero(models, capsys, tmp_path, sla):
-    words = f"SLA '{sla}': the latency limit must be positive"
+    words = f"SLA '{sla}': the latency limit must be " + ("positive" if "0" * 400 not in sla else "a finite number")
     with pytest.raises(ValueError, match=re.escape(words)):
         parse_sla(sla)
     code, err = cli(capsys, "run", models["linear"], "--find-rate", "--sla", sla, "--no-calibrate")
@@ -1091,7 +1116,8 @@ def test_sla_of_zero(models, capsys, tmp_path, sla):
         load_config(config_path)
 
 
-@row("a key given twice in a YAML file (the last would win)", "Python API (load_config, load_catalog), CLI sweep",
+@row("a key given twice in a YAML file (the last would win), `<<` merge keys included",
+     "Python API (load_config, load_catalog), CLI sweep",
      "ConfigError / ValueError naming the file, the key and both lines; exit 2; YAML tags still refused",
      "message, exit code, no traceback, nothing written")
 def test_duplicate_yaml_key(models, capsys, tmp_path):
@@ -1110,6 +1136,11 @@ def test_duplicate_yaml_key(models, capsys, tmp_path):
     with pytest.raises(ValueError, match=re.escape(f"{prices}, line 3: key 'price_per_hour' is given twice "
                                                    "(first on line 2)")):
         load_catalog(prices)
+    config_path.write_text("base: &base {duration: 0.2}\nfast: &fast {duration: 0.1}\nname: t\nmodels:\n"
+                           f"  - name: {models['linear']}\n    <<: *base\n    <<: *fast\n")
+    with pytest.raises(ConfigError, match=re.escape("line 7: key '<<' is given twice (first on line 6) (merge "
+                                                    "several mappings with one: <<: [*a, *b])")):
+        load_config(config_path)
     config_path.write_text("name: !!python/object/apply:os.getpid []\n")
     with pytest.raises(ConfigError, match="not valid YAML: could not determine a constructor for the tag"):
         load_config(config_path)
@@ -1151,19 +1182,46 @@ def test_a_grid_too_large(models, capsys, tmp_path, monkeypatch):
         run_sweep(load_config(small), tmp_path / "small", progress=False)
 
 
-@row("infinite or NaN price in a price file (--prices)", "Python API (load_catalog), CLI recommend --prices",
+@row("infinite or NaN price in a price file (--prices), or one that is not a number (a string, YAML's true)",
+     "Python API (load_catalog), CLI recommend --prices",
      "ValueError naming the file, the instance and the field; exit 2", "message, exit code, no traceback")
-@pytest.mark.parametrize("price", [".inf", ".nan", "'inf'"])
-def test_price_not_finite(capsys, tmp_path, price):
+@pytest.mark.parametrize("price, should", [(".inf", "a finite number"), (".nan", "a finite number"),
+                                           ("'inf'", "a valid number"), ("true", "a valid number")])
+def test_price_not_finite(capsys, tmp_path, price, should):
     prices = tmp_path / "prices.yaml"
     prices.write_text(f"instances:\n  g5.xlarge: {{accelerator: NVIDIA A10G, count: 1, price_per_hour: {price},\n"
                       "              region: r, date: 2026-01-01, source: s}\n")
-    words = f"{prices}: instances.g5.xlarge: price_per_hour: Input should be a finite number"
+    words = f"{prices}: instances.g5.xlarge: price_per_hour: Input should be {should}"
     with pytest.raises(ValueError, match="^" + re.escape(words) + "$"):
         load_catalog(prices)
     results = write_records(tmp_path / "r", [synthetic_record("m", 1, 1, "g5.xlarge", 100.0, [1.0])])
     code, err = cli(capsys, "recommend", results, "--sla", "p90<15ms", "--prices", prices)
     assert code == 2 and err == f"infermeter: {words}\n"
+
+
+@row("recommend's --target-load or --min-throughput not a finite positive number (inf, nan, -5, 0)",
+     "Python API (recommend), CLI recommend", "ValueError naming the option and what it must be; exit 2",
+     "message, exit code, no traceback")
+@pytest.mark.parametrize("flag", ["--target-load", "--min-throughput"])
+@pytest.mark.parametrize("value", ["inf", "nan", "-5", "0"])
+def test_recommend_load_not_a_positive_number(capsys, tmp_path, flag, value):
+    results = write_records(tmp_path / "r", [synthetic_record("m", 1, 1, "g5.xlarge", 100.0, [1.0])])
+    code, err = cli(capsys, "recommend", results, "--sla", "p90<15ms", f"{flag}={value}")
+    name = flag[2:].replace("-", "_")
+    assert code == 2 and err.startswith(f"infermeter: {name} ({flag}) is in inferences/s and must be a finite "
+                                        f"number above 0, got {float(value)}")
+
+
+@row("a sweep named like a file (`v1.5`): its default output has a suffix", "CLI sweep",
+     "the results folder results/v1.5 holds everything the sweep writes (not a file of that name beside others)",
+     "files written, where")
+def test_a_sweep_named_with_a_dot(models, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config_path = sweep_config(tmp_path, [models["linear"]], batch_sizes=(1,), name="v1.5")
+    code, err = cli(capsys, "sweep", config_path, "--quiet")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["v1.5"]
+    assert {"results.jsonl", "sweep.json"} <= {p.name for p in (tmp_path / "results" / "v1.5").iterdir()}
 
 
 @row("Ctrl-C during an export, after its file was written whole", "CLI export",
@@ -1225,6 +1283,149 @@ def test_corrupt_package_leaves_no_temp_files(bench_binary, models, tmp_path, mo
         aoti_export.load_package(package, torch.device("cpu"), tmp_path / "unpacked")
     assert list(temp.iterdir()) == []
     still_works(models["linear"])
+
+
+PLANTED_C = """
+#include <stdio.h>
+#include <stdlib.h>
+/* Runs when the library is loaded, before any of its functions is called. */
+__attribute__((constructor)) static void planted(void) {
+  const char* marker = getenv("INFERMETER_PLANTED_MARKER");
+  FILE* f = marker ? fopen(marker, "w") : NULL;
+  if (f) fclose(f);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def planted_library(tmp_path_factory) -> bytes:
+    """A shared library whose ELF constructor writes the file that
+    $INFERMETER_PLANTED_MARKER names: what an attacker puts in a package."""
+    folder = tmp_path_factory.mktemp("planted")
+    (folder / "planted.c").write_text(PLANTED_C)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", folder / "planted.so", folder / "planted.c"], check=True)
+    return (folder / "planted.so").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def cpu_package(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("package") / "mlp.pt2"
+    export(torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU()).eval(), path, inputs=torch.rand(1, 8),
+           format="aoti")
+    return path
+
+
+@row("an AOTInductor package whose library was replaced (planted code in an ELF constructor), one without "
+     "infermeter's export facts, one without its library (the loader would run the compiler command it names)",
+     "Python API, CLI run, infermeter-bench", "ValueError / exit 2: will not be loaded, saying why and --trust; "
+     "refused before anything loads", "message, exit code, the planted code never ran (it does with --trust), "
+     "engine still works")
+def test_untrusted_packages_run_nothing(bench_binary, models, cpu_package, planted_library, capsys, tmp_path,
+                                        monkeypatch):
+    from tampered_package import rewritten
+
+    marker = tmp_path / "planted-code-ran"
+    monkeypatch.setenv("INFERMETER_PLANTED_MARKER", str(marker))
+    planted = rewritten(cpu_package, tmp_path / "planted.pt2", change_library=lambda _: planted_library)
+    foreign = rewritten(planted, tmp_path / "foreign.pt2", drop_facts=True)
+    stripped = rewritten(cpu_package, tmp_path / "stripped.pt2", compile_command=f"touch {marker}; false")
+    for package, why in ((planted, "is not the one infermeter's export recorded"),
+                         (foreign, "was not exported by infermeter"),
+                         (stripped, "which infermeter's export recorded, is missing")):
+        user_error(bench(bench_binary, package, "--runner", "aoti", "--duration", "0.2"), 2, "will not be loaded",
+                   why, "--trust")
+        code, err = cli(capsys, "run", package, "--runner", "aoti", "--duration", "0.2", "--no-calibrate")
+        assert code == 2 and "will not be loaded" in err and why in err
+        # The planted library links no libstdc++: refused for trust, not sent to the static-runtime check.
+        with pytest.raises(ValueError, match=f"will not be loaded: .*{re.escape(why)}"):
+            benchmark(package, runner="aoti", **QUICK)
+        assert not marker.exists()
+    # Trusted, the planted code runs as the package loads (then the loader finds no model in it).
+    proc = bench(bench_binary, planted, "--runner", "aoti", "--duration", "0.2", "--trust")
+    assert proc.returncode == 1 and marker.exists(), proc.stderr
+    still_works(models["linear"])
+
+
+@row("a compile-cache entry whose library was replaced after it was cached", "Python API (export)",
+     "UserWarning naming the cached package; compiled again: the package records the digests of what was compiled",
+     "warning, recorded digests, the planted code never ran")
+def test_a_tampered_compile_cache_entry_is_compiled_again(cpu_package, planted_library, tmp_path, monkeypatch):
+    from infermeter import compile_cache
+    from tampered_package import rewritten
+
+    monkeypatch.setenv("INFERMETER_CACHE", str(tmp_path / "cache"))
+    marker = tmp_path / "planted-code-ran"
+    monkeypatch.setenv("INFERMETER_PLANTED_MARKER", str(marker))
+    model, inputs = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU()).eval(), torch.rand(1, 8)
+    first = export(model, tmp_path / "first.pt2", inputs=inputs, format="aoti")
+    assert first.info["compile_cache"] == "miss"
+    (entry,) = compile_cache.cache_folder().glob("*.pt2")
+    rewritten(entry, tmp_path / "poisoned.pt2", change_library=lambda _: planted_library).replace(entry)
+    with pytest.warns(UserWarning, match=f"the cached package {re.escape(str(entry))} holds native libraries other"):
+        second = export(model, tmp_path / "second.pt2", inputs=inputs, format="aoti")
+    assert not marker.exists()
+    assert second.info["compile_cache"] == "miss"
+    assert second.info["native_libraries"] == first.info["native_libraries"]
+
+
+@row("a named pipe given as the model", "Python API, CLI run, infermeter-bench",
+     "EngineError / exit 1: not a regular file, at once (reading it would block)",
+     "message, exit code, no hang (each within its timeout)")
+def test_a_pipe_as_the_model(bench_binary, models, capsys, tmp_path):
+    pipe = tmp_path / "model.pt2"
+    os.mkfifo(pipe)
+    user_error(bench(bench_binary, pipe, "--duration", "0.2", timeout=30), 1, "not a regular file")
+    for runner in ("torchscript", "aoti"):
+        code, err = cli(capsys, "run", pipe, "--runner", runner, "--duration", "0.2", "--no-calibrate")
+        assert code == 1 and "not a regular file" in err
+        with pytest.raises(EngineError, match="not a regular file"):
+            benchmark(pipe, runner=runner, **QUICK)
+    still_works(models["linear"])
+
+
+@row("outputs that would destroy something: two outputs on one path, an output that is an input (a library to "
+     "load, a results file read, a weights file), an empty path, an export onto a pipe",
+     "infermeter-bench, CLI run, predict, export", "exit 2 naming the option, the path and why (exit 1 for the "
+     "pipe: a WriteError); nothing measured or built first",
+     "message, exit code, the inputs intact, no file written")
+def test_outputs_that_would_destroy_something(bench_binary, models, capsys, tmp_path):
+    library = tmp_path / "ops.so"
+    library.write_bytes(b"not loaded: the outputs are checked first")
+    user_error(bench(bench_binary, models["linear"], "--json", tmp_path / "a.json", "--hlog", tmp_path / "a.json"), 2,
+               "hlog", "is also json's file")
+    user_error(bench(bench_binary, models["linear"], "--json", library, "--load-library", library), 2,
+               "is an input of this run")
+    user_error(bench(bench_binary, models["linear"], "--trace", ""), 2, "trace is an empty path")
+    code, err = cli(capsys, "run", models["linear"], "--json", tmp_path / "b.json", "--hlog", tmp_path / "b.json")
+    assert code == 2 and "is also json's file" in err
+    code, err = cli(capsys, "run", models["linear"], "--json", "")
+    assert code == 2 and "json is an empty path" in err
+    first = write_records(tmp_path / "one", [synthetic_record("m", 1, 1, None, 10.0, [1.0])])
+    second = write_records(tmp_path / "two", [synthetic_record("m", 2, 1, None, 10.0, [1.0])])
+    before = second.read_bytes()
+    code, err = cli(capsys, "predict", first, second, "--rate", "100", "--json", second)
+    assert code == 2 and "is an input of this run" in err and second.read_bytes() == before
+    weights = tmp_path / "weights.pth"
+    weights.write_bytes(b"weights")
+    code, err = cli(capsys, "export", "resnet18", "--weights", weights, "-o", weights)
+    assert code == 2 and "is an input of this export" in err and weights.read_bytes() == b"weights"
+    pipe = tmp_path / "pipe.pt"
+    os.mkfifo(pipe)
+    code, err = cli(capsys, "export", "resnet18", "--resolution", "32", "-o", pipe)
+    assert code == 1 and f"cannot write {pipe}: not a regular file" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "ops.so", "pipe.pt", "two", "weights.pth"]
+
+
+@row("a write past the file-size limit (SIGXFSZ would kill the process)", "infermeter-bench",
+     "exit 1 with one line naming the file and EFBIG; no scratch file left", "message, exit code, folder contents")
+def test_bench_past_the_file_size_limit(bench_binary, models, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.run([str(bench_binary), models["linear"], "--duration", "0.2", "--no-calibrate", "--json",
+                           out / "r.json"], capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024)))
+    user_error(proc, 1, f"cannot write '{out / 'r.json'}'", "File too large")
+    assert list(out.iterdir()) == []
 
 
 # ------------------------------------------------------------------ the docs

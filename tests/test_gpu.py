@@ -1,6 +1,10 @@
-"""The GPU paths: CUDA-graph replay, AOTInductor on CUDA, device timing and
-the device's name. Skipped without a CUDA device (CI has none); run on a GPU
-machine with `python3 -m pytest -q tests/test_gpu.py`."""
+"""The GPU paths: CUDA-graph replay, AOTInductor on CUDA (plain, replayed as
+graphs, and one graph per size a dynamic batcher forms), the trust check on a
+CUDA package, device timing and the device's name. Skipped without a CUDA
+device (CI has none); run on a GPU machine with
+`python3 -m pytest -q tests/test_gpu.py`."""
+
+import hashlib
 
 import pytest
 import torch
@@ -9,6 +13,7 @@ import infermeter
 from infermeter.sweep import load_config, run_sweep
 from infermeter.sweep.store import ResultsFile
 from sweep_helpers import write_config
+from tampered_package import rewritten
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 QUICK = dict(device="cuda:0", warmup=0.2, calibrate=False)
@@ -89,15 +94,65 @@ def test_a_sweep_records_the_capture_failure_and_goes_on(tmp_path, conv_file):
     assert records[str(conv_file)]["status"] == "ok"
 
 
-def test_aoti_package_runs_on_the_gpu(tmp_path):
+@pytest.fixture(scope="module")
+def cuda_package(tmp_path_factory):
+    """A batch-dynamic fp16 package compiled for the GPU."""
     model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 8)).eval()
-    report = infermeter.export(model, tmp_path / "m.pt2", inputs=torch.rand(2, 64), format="aoti",
-                               device="cuda:0", precision="fp16")
-    assert report.info["exported_on"] == "cuda:0"
+    report = infermeter.export(model, tmp_path_factory.mktemp("aoti") / "m.pt2", inputs=torch.rand(2, 64),
+                               format="aoti", device="cuda:0", precision="fp16")
+    assert report.info["exported_on"] == "cuda:0" and report.info["batch_dynamic"]
+    return report.path
+
+
+def test_aoti_package_runs_on_the_gpu(cuda_package):
     for replicas in ("per-thread", "shared"):
-        r = infermeter.benchmark(report.path, runner="aoti", batch_size=8, threads=2, replicas=replicas,
+        r = infermeter.benchmark(cuda_package, runner="aoti", batch_size=8, threads=2, replicas=replicas,
                                  duration=0.5, **QUICK)
         assert r.requests > 50 and r.device_latency is not None and r.model["format"] == "aoti"
+
+
+def test_aoti_graph_replays_a_container_per_worker(cuda_package):
+    """aoti-graph loads each worker's container for torch's single-threaded
+    run (no completion event to query after a capture); a shared container
+    entered by two workers is refused with the way out."""
+    r = infermeter.benchmark(cuda_package, runner="aoti-graph", batch_size=8, threads=2, duration=0.5, **QUICK)
+    assert r.requests > 50 and r.model["runner"] == "aoti-graph"
+    with pytest.raises(ValueError, match="needs a container per worker"):
+        infermeter.benchmark(cuda_package, runner="aoti-graph", replicas="shared", threads=2, duration=0.2, **QUICK)
+
+
+@pytest.mark.parametrize("runner, model", [("aoti-graph", "cuda_package"), ("cuda-graph", "conv_file")])
+def test_graph_runners_replay_each_size_a_batcher_forms(runner, model, request):
+    """Poisson arrivals and a 1 ms delay form batches of every size up to 8;
+    each is computed by the captured graph of the next captured size (the
+    second capture in one AOTInductor container failed on the H100 before
+    the single-threaded run), and the padding is counted, never as inferences."""
+    captured = (1, 2, 4, 8)
+    r = infermeter.benchmark(request.getfixturevalue(model), runner=runner, load="dynamic-batching", rate=3000,
+                             arrival="poisson", max_batch=8, max_queue_delay=0.001,
+                             capture_batches=",".join(map(str, captured)), duration=1.0, **QUICK)
+    b = r.batching
+    assert r.requests > 1000 and b.items == r.requests
+    assert set(b.compute_by_size) <= set(captured) and len(b.compute_by_size) >= 2
+    for items in b.batches_by_items:
+        assert min(s for s in captured if s >= items) in b.compute_by_size
+    computed = sum(size * c.batches for size, c in b.compute_by_size.items())
+    assert computed - b.items == b.padded_items
+    assert r.inferences_per_s == pytest.approx(r.requests_per_s)
+
+
+def test_a_changed_cuda_package_is_refused_before_it_loads(cuda_package, tmp_path):
+    changed = rewritten(cuda_package, tmp_path / "changed.pt2", change_library=lambda b: b + b"\0")
+    with pytest.raises(ValueError, match="is not the one infermeter's export recorded"):
+        infermeter.benchmark(str(changed), runner="aoti-graph", duration=0.2, **QUICK)
+    marker = tmp_path / "compiler-ran"
+    stripped = rewritten(cuda_package, tmp_path / "stripped.pt2", compile_command=f"touch {marker}; false")
+    with pytest.raises(ValueError, match="which infermeter's export recorded, is missing"):
+        infermeter.benchmark(str(stripped), runner="aoti", duration=0.2, **QUICK)
+    assert not marker.exists()
+    trusted = infermeter.benchmark(str(changed), runner="aoti-graph", trust=True, duration=0.3, **QUICK)
+    assert trusted.requests > 0
+    assert trusted.model["sha256"] == hashlib.sha256(changed.read_bytes()).hexdigest()
 
 
 def test_device_name_is_the_devices_own(conv_file):

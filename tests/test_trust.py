@@ -1,8 +1,10 @@
 """Untrusted packages: an AOTInductor .pt2 holds native libraries whose code
 runs when it is loaded, so the engine loads one without `trust` only when
-every library is one infermeter's export recorded (by SHA-256). A package
-from elsewhere, or one whose library was changed, is refused before anything
-is loaded; `trust=True` (`--trust`) loads it. Every result records the model
+every library is one infermeter's export recorded (by SHA-256), and every
+recorded library is there. A package from elsewhere, one whose library was
+changed, or one without its library (torch's loader would compile its sources
+with the command it names) is refused before anything is loaded; `trust=True`
+(`--trust`) loads it. A record named twice is refused even when trusted. Every result records the model
 file's SHA-256, whatever its format."""
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 import torch
 
 import infermeter
-from infermeter.aoti_export import EXPORT_INFO_RECORD
+from tampered_package import rewritten, with_a_second_library
 
 QUICK = dict(duration=0.2, warmup=0, calibrate=False)
 
@@ -25,23 +27,6 @@ def package(tmp_path_factory):
     path = tmp_path_factory.mktemp("trust") / "mlp.pt2"
     infermeter.export(torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU()).eval(), path,
                       inputs=torch.rand(1, 8), format="aoti")
-    return path
-
-
-def rewritten(package, path, change_library=None, drop_facts=False):
-    """A copy of `package` whose native library bytes `change_library` alters,
-    or without infermeter's export facts: what a tampered or foreign package is."""
-    from torch.export.pt2_archive._package import PT2ArchiveReader, PT2ArchiveWriter
-
-    reader = PT2ArchiveReader(str(package))
-    with PT2ArchiveWriter(str(path)) as writer:
-        for name in reader.get_file_names():
-            if writer.has_record(name) or (drop_facts and name == EXPORT_INFO_RECORD):
-                continue
-            data = reader.read_bytes(name)
-            if change_library and name.endswith(".so"):
-                data = change_library(data)
-            writer.write_bytes(name, data)
     return path
 
 
@@ -66,6 +51,28 @@ def test_a_package_from_elsewhere_is_refused_unless_trusted(package, tmp_path):
     with pytest.raises(ValueError, match="was not exported by infermeter"):
         infermeter.benchmark(str(foreign), runner="aoti", **QUICK)
     assert infermeter.benchmark(str(foreign), runner="aoti", trust=True, **QUICK).requests > 0
+
+
+def test_a_package_without_its_library_is_refused_before_its_compile_command_runs(package, tmp_path):
+    """Without its library torch's loader compiles the package's sources with
+    the compiler the package's flags name, through the shell: code run on
+    load. The trusted load shows the command does run (and then fails to
+    build); the untrusted one is refused before it."""
+    marker = tmp_path / "compiler-ran"
+    stripped = rewritten(package, tmp_path / "stripped.pt2", compile_command=f"touch {marker}; false")
+    with pytest.raises(ValueError, match="wrapper.so, which infermeter's export recorded, is missing"):
+        infermeter.benchmark(str(stripped), runner="aoti", **QUICK)
+    assert not marker.exists()
+    with pytest.raises(infermeter.EngineError, match="cannot load AOTInductor package"):
+        infermeter.benchmark(str(stripped), runner="aoti", trust=True, **QUICK)
+    assert marker.exists()
+
+
+def test_a_record_named_twice_is_refused_even_when_trusted(package, tmp_path):
+    twice = with_a_second_library(package, tmp_path / "twice.pt2")
+    for trust in (False, True):
+        with pytest.raises(infermeter.EngineError, match=r"holds two records named .*wrapper\.so"):
+            infermeter.benchmark(str(twice), runner="aoti", trust=trust, **QUICK)
 
 
 def test_the_binary_refuses_it_in_one_line_and_trust_loads_it(package, tmp_path):

@@ -271,6 +271,10 @@ def recommend(frame: pd.DataFrame, sla: Sla | str, min_throughput: float | None 
     not meet the SLA."""
     if not 0 <= headroom < 1:
         raise ValueError(f"headroom is the share of memory left free, from 0 up to 1 (0.1: 10%), got {headroom}")
+    for name, value in (("min_throughput", min_throughput), ("target_load", target_load)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} (--{name.replace('_', '-')}) is in inferences/s and must be a finite number "
+                             f"above 0, got {value}")
     sla = parse_sla(sla) if isinstance(sla, str) else sla
     ok = measured(frame)
     priced = ok[ok["cost_per_million"].notna()].copy()

@@ -9,6 +9,7 @@ import hashlib
 import io
 import shutil
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -72,15 +73,21 @@ def compile_package(program, folder: Path, inductor_options: dict, device: torch
     compiler = str(torch._inductor.config.cpp.cxx[-1] or "c++")
     key = compile_cache.package_key(program, inductor_options, device, compiler) if use_cache else None
     if key and (hit := compile_cache.lookup(key)):
-        return hit.path, {"compiler": hit.compiler, "compile_s": hit.compile_s, "compile_cache": "hit",
-                          "native_libraries": native_library_digests(hit.path)}
+        # Loaded next (the export's numeric check) and approved by the digests
+        # the export records: only while its libraries are the ones compiled.
+        if native_library_digests(hit.path) == hit.native_libraries:
+            return hit.path, {"compiler": hit.compiler, "compile_s": hit.compile_s, "compile_cache": "hit",
+                              "native_libraries": hit.native_libraries}
+        warnings.warn(f"the cached package {hit.path} holds native libraries other than the ones compiled into it: "
+                      "not loaded; compiling again", stacklevel=2)
     started = time.perf_counter()
     path, compiler = _compiled(program, folder / "compiled.pt2", inductor_options, compiler)
     compile_s = round(time.perf_counter() - started, 3)
+    libraries = native_library_digests(path)
     if key:
-        compile_cache.store(key, path, compile_s, compiler)
+        compile_cache.store(key, path, compile_s, compiler, libraries)
     return path, {"compiler": compiler, "compile_s": compile_s, "compile_cache": "miss" if key else "off",
-                  "native_libraries": native_library_digests(path)}
+                  "native_libraries": libraries}
 
 
 def native_library_digests(package: Path) -> dict[str, str]:
@@ -93,20 +100,41 @@ def native_library_digests(package: Path) -> dict[str, str]:
             for name in reader.get_all_records() if name.endswith(".so")}
 
 
+class CompileError(RuntimeError):
+    """AOTInductor could not compile a package (its compiler failed)."""
+
+
+def _compile_into(program, path: Path, inductor_configs: dict) -> None:
+    """Compiles and packages `program` into `path`. torch packages into
+    memory and Python writes the file: torch's archive writer given a path
+    aborts the process (std::terminate) when the disk fills."""
+    from infermeter.torchscript_export import write_atomically
+
+    buffer = io.BytesIO()
+    try:
+        torch._inductor.aoti_compile_and_package(program, package_path=buffer, inductor_configs=inductor_configs)
+    except torch._inductor.exc.InductorError as e:
+        # torch's message is the compiler's whole command and output; its last error line says why
+        # (a full disk, a file-size limit, a missing header).
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        errors = [line for line in lines if "error" in line.lower()] or lines or [type(e).__name__]
+        raise CompileError(f"AOTInductor could not compile the package: {errors[-1]}") from None
+    write_atomically(path, buffer.getbuffer())
+
+
 def _compiled(program, path: Path, inductor_options: dict, compiler: str) -> tuple[Path, str]:
     """Compiles with AOTInductor; returns the package with the C++ compiler
     that built it. A package whose model carries a static copy of libstdc++
     (as /opt/gcc's g++ wrapper builds them) segfaults when loaded into any
     Python process, the exporter's own check included (docs/aoti.md), so it is
     compiled again with the system's g++, or refused with the way out."""
-    torch._inductor.aoti_compile_and_package(program, package_path=str(path), inductor_configs=dict(inductor_options))
+    _compile_into(program, path, dict(inductor_options))
     if models_link_cxx_runtime(path):
         return path, compiler
     # A bare compiler name is looked up on PATH, as the compile itself does.
     used = Path(shutil.which(compiler) or compiler).resolve()
     if Path(FALLBACK_CXX).is_file() and used != Path(FALLBACK_CXX).resolve():
-        torch._inductor.aoti_compile_and_package(program, package_path=str(path),
-                                                 inductor_configs={**inductor_options, "cpp.cxx": (None, FALLBACK_CXX)})
+        _compile_into(program, path, {**inductor_options, "cpp.cxx": (None, FALLBACK_CXX)})
         if models_link_cxx_runtime(path):
             return path, FALLBACK_CXX
     raise StaticCxxRuntimeError(
@@ -131,8 +159,13 @@ def load_package(path: str | Path, device: torch.device, unpack_into: Path):
     index = device.index if device.type == "cuda" and device.index is not None else -1
     if not LOADS_UNPACKED_FOLDERS:
         return torch._inductor.aoti_load_package(str(path), device_index=index)
-    with zipfile.ZipFile(path) as archive:
-        archive.extractall(unpack_into)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.extractall(unpack_into)
+    except OSError as e:  # a full temp directory: name where, not only the errno
+        from infermeter.torchscript_export import WriteError
+
+        raise WriteError(unpack_into, e, existed=False, what="unpacked package") from e
     return AOTICompiledModel(torch._C._aoti.AOTIModelPackageLoader(str(unpack_into), "model", False, 1, index))
 
 

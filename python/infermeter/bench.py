@@ -31,6 +31,8 @@ def _explicit(inputs) -> list:
 
 def export_facts(path: str | Path) -> dict:
     """The export facts stored in a model file, read without loading it."""
+    if not Path(path).is_file():
+        return {}  # a pipe would block the read; the engine names what the path is
     try:
         with zipfile.ZipFile(path) as archive:
             name = next((n for n in archive.namelist() if n.endswith("/" + EXPORT_INFO_FILE)), None)
@@ -82,7 +84,7 @@ def benchmark(model, *, inputs=None, backend: BackendConfig | str | None = None,
                                                                             normalised["threads"],
                                                                             facts.get("parameters", 0))}
         if normalised["runner"] == "aoti":
-            _refuse_static_cxx_runtime(path)
+            _refuse_static_cxx_runtime(path, trusted=normalised["trust"])
         if backend.name in COMPILING:
             backend.start_runtime(facts.get("parameters", 0))
         try:
@@ -122,10 +124,17 @@ def _run_on_eia(path: Path, inputs, backend: BackendConfig, given: dict, normali
     return _native.run_python_model(str(path), given | {"replicas": "shared"}, model, front_end(backend=target))
 
 
-def _refuse_static_cxx_runtime(path: Path) -> None:
+def _refuse_static_cxx_runtime(path: Path, trusted: bool) -> None:
     """An AOTInductor package whose model carries a static libstdc++ segfaults
-    when loaded into this (a Python) process (docs/aoti.md): refuse it first.
-    A file that is not a readable package is left to the engine to report."""
+    when loaded into this (a Python) process (docs/aoti.md): refuse it first,
+    after the engine's trust check (a package from elsewhere is refused for
+    that, whatever it links). A file that is not a readable package is left
+    to the engine to report."""
+    if not path.is_file():
+        return
+    problem = "" if trusted else _native.untrusted_package_reason(str(path))
+    if problem:
+        raise ValueError(problem)
     try:
         links = models_link_cxx_runtime(path)
     except (OSError, zipfile.BadZipFile, ValueError):

@@ -33,8 +33,7 @@ def _find_rate(args, given: dict, search: dict) -> int:
         raise ValueError("--find-rate needs --sla, e.g. --sla 'p99<15ms'")
     sla = parse_sla(search["sla"])
     json_path = given.pop("json", None)
-    if json_path:
-        _native.check_output_path("json", json_path, args.model)
+    _check_outputs(args, {"json": json_path}, given)
     print(f"searching the highest rate meeting {sla} ...", flush=True)
     how = dict(sla=sla, precision=search.get("rate_precision", BY_NAME["rate_precision"].default),
                backend=from_arguments(args), **({"calibrate": False} | given),
@@ -53,12 +52,22 @@ def _find_rate(args, given: dict, search: dict) -> int:
     if searches == 1 and search_result.best:
         print("one search: how far its answer moves from search to search is not measured (--repeat 3 makes it "
               "three times)")
-    if json_path:
+    if json_path is not None:
         best = search_result.best
         doc = {"rate_search": search_result.to_dict(), "best_result": best.result.to_dict() if best else None}
         _native.write_file_atomically(json_path, json.dumps(doc, indent=2) + "\n")
         print(f"search written to {json_path}")
     return 130 if search_result.interrupted else 0
+
+
+def _check_outputs(args, outputs: dict, given: dict) -> None:
+    """Every file the run will write (`outputs`, and the trace the engine
+    writes) is checked before anything is measured: writable, none an input
+    of the run, no two the same."""
+    named = [(name, path) for name, path in outputs.items() if path is not None]
+    if given.get("trace") is not None:
+        named.append(("trace", given["trace"]))
+    _native.check_output_paths(named, [args.model, *given.get("load_library", [])])
 
 
 def _run(args) -> int:
@@ -76,10 +85,8 @@ def _run(args) -> int:
         return _find_rate(args, given, search)
     if search:
         raise ValueError(f"{_flags(search)}: only with --find-rate, which searches the highest rate meeting the SLA")
-    outputs = {name: given.pop(name) for name in ("json", "hlog") if given.get(name)}
-    # Every output is checked before anything is measured.
-    for name, path in outputs.items():
-        _native.check_output_path(name, path, args.model)
+    outputs = {name: given.pop(name) for name in ("json", "hlog") if given.get(name) is not None}
+    _check_outputs(args, outputs, given)
     if "hlog" in outputs and given.get("repeat", 1) > 1:
         raise ValueError("hlog writes one run's histogram: leave it out with repeat")
     try:
@@ -127,15 +134,11 @@ def _merge(args) -> int:
 
 
 def _dashboard(args) -> int:
-    from pathlib import Path
-
     from infermeter.dashboards import named_results, render
     from infermeter.sweep.store import results_path
 
     # Checked before anything is read, as `run` checks its outputs; an input is never overwritten.
-    if any(results_path(given).resolve() == Path(args.output).resolve() for given in args.results):
-        raise ValueError(f"output '{args.output}' is one of the results given: choose another path")
-    _native.check_output_path("output", args.output, "")
+    _native.check_output_paths([("output", args.output)], [str(results_path(given)) for given in args.results])
     named = named_results(args.results)
     _native.write_file_atomically(args.output, render(args.format, named))
     print(f"{len(named)} result(s) written to {args.output} ({args.format})")
@@ -155,7 +158,7 @@ def _batch_spec(args) -> int:
     folder = Path(args.output)
     folder.mkdir(parents=True, exist_ok=True)
     for name, doc in (("job-definition.json", spec["registerJobDefinition"]), ("submit-job.json", spec["submitJob"])):
-        (folder / name).write_text(json.dumps(doc, indent=2) + "\n")
+        _native.write_file_atomically(str(folder / name), json.dumps(doc, indent=2) + "\n")
     print(f"wrote {folder / 'job-definition.json'} and {folder / 'submit-job.json'}; then:\n"
           f"  aws batch register-job-definition --cli-input-json file://{folder / 'job-definition.json'}\n"
           f"  aws batch submit-job --cli-input-json file://{folder / 'submit-job.json'}\n"
@@ -167,9 +170,9 @@ def _compare(args) -> int:
     from infermeter.compare import NOISE, ONE_RUN_EACH, WITHIN_NOISE, compare
     from infermeter.frame import load_results
     from infermeter.report.table import formatted
-    from infermeter.sweep.store import printed_skips
+    from infermeter.sweep.store import printed_notes
 
-    with printed_skips():
+    with printed_notes():
         sides = [load_results(side, prices=args.prices, skip_bad=args.skip_bad) for side in (args.a, args.b)]
     table = compare(*sides)
     if table.empty:
@@ -191,9 +194,9 @@ def _compare(args) -> int:
 def _recommend(args) -> int:
     from infermeter.analysis import DEFAULT_HEADROOM, recommend
     from infermeter.frame import load_results
-    from infermeter.sweep.store import printed_skips
+    from infermeter.sweep.store import printed_notes
 
-    with printed_skips():
+    with printed_notes():
         frame = load_results(*args.results, prices=args.prices, skip_bad=args.skip_bad)
     sla = args.sla
     if sla is None:
@@ -210,9 +213,9 @@ def _recommend(args) -> int:
 def _report(args) -> int:
     from infermeter.frame import load_results
     from infermeter.report import write_report
-    from infermeter.sweep.store import printed_skips
+    from infermeter.sweep.store import printed_notes
 
-    with printed_skips():
+    with printed_notes():
         frame = load_results(*args.results, prices=args.prices, skip_bad=args.skip_bad)
     report = write_report(frame, args.output, points=args.points)
     print(report.terminal)
@@ -266,12 +269,13 @@ def _predict(args) -> int:
     from infermeter.predict import (highest_rate, meets_sla, parse_number, parse_numbers, service_times_from_results,
                                     simulate, table)
     from infermeter.sla import parse_sla
+    from infermeter.sweep.store import results_path
 
     if args.rate is None and args.sla is None:
         raise ValueError("give --rate, or --sla alone to search the highest rate meeting it")
     sla = parse_sla(args.sla) if args.sla else None
     if args.json:
-        _native.check_output_path("json", args.json, args.results[0])
+        _native.check_output_paths([("json", args.json)], [str(results_path(r)) for r in args.results])
     service = service_times_from_results(args.results)
     print(f"service times: {service}")
     common = {"preferred_batches": parse_numbers("--preferred-batches", args.preferred_batches, int)
@@ -504,10 +508,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from infermeter.aoti_export import CompileError
+
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, OSError, _native.EngineError) as e:
+    except (ValueError, TypeError, OSError, _native.EngineError, CompileError) as e:
         # Bad input is 2; a model, torch or file-system failure (a full disk: the results file says which) is 1.
         print(f"infermeter: {e}", file=sys.stderr)
         return 2 if isinstance(e, (ValueError, TypeError)) else 1

@@ -75,6 +75,9 @@ class CachedPackage:
     path: Path
     compile_s: float  # what compiling it took when it was compiled
     compiler: str
+    # The SHA-256 of each native library as compiled, which the cached file
+    # must still match: an export records its package's digests from them.
+    native_libraries: dict[str, str]
 
 
 def lookup(key: str) -> CachedPackage | None:
@@ -83,20 +86,25 @@ def lookup(key: str) -> CachedPackage | None:
         return None
     try:
         stored = json.loads(facts.read_text())
-        return CachedPackage(package, float(stored["compile_s"]), str(stored["compiler"]))
+        libraries = stored["native_libraries"]
+        if not isinstance(libraries, dict) or not libraries:
+            return None
+        return CachedPackage(package, float(stored["compile_s"]), str(stored["compiler"]),
+                             {str(k): str(v) for k, v in libraries.items()})
     except (ValueError, KeyError, TypeError, OSError):
         return None  # a damaged entry is compiled again and replaced
 
 
-def store(key: str, package: Path, compile_s: float, compiler: str) -> None:
-    """Adds a compiled package; a cache that cannot be written is skipped,
-    with a warning, since the export itself succeeded."""
+def store(key: str, package: Path, compile_s: float, compiler: str, native_libraries: dict[str, str]) -> None:
+    """Adds a compiled package with its libraries' digests as compiled; a
+    cache that cannot be written is skipped, with a warning, since the export
+    itself succeeded."""
     folder = cache_folder()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for suffix, write in ((".pt2", lambda p: shutil.copyfile(package, p)),
-                              (".json", lambda p: p.write_text(json.dumps({"compile_s": compile_s,
-                                                                           "compiler": compiler})))):
+                              (".json", lambda p: p.write_text(json.dumps({"compile_s": compile_s, "compiler": compiler,
+                                                                           "native_libraries": native_libraries})))):
             with tempfile.NamedTemporaryFile(dir=folder, suffix=suffix, delete=False) as partial:
                 partial_path = Path(partial.name)
             try:

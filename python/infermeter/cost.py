@@ -34,17 +34,17 @@ class Instance(BaseModel):
     # Not inf or nan: YAML's .inf would pass `gt=0` and every cost would print as $inf.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     accelerator: str
-    count: int = Field(ge=0)  # accelerators: GPUs, Inferentia chips
-    cores_per_accelerator: int = Field(1, ge=1)  # NeuronCores per Inferentia chip (inf1 4, inf2 2)
-    price_per_hour: float = Field(gt=0)
+    count: int = Field(ge=0, strict=True)  # accelerators: GPUs, Inferentia chips
+    cores_per_accelerator: int = Field(1, ge=1, strict=True)  # NeuronCores per Inferentia chip (inf1 4, inf2 2)
+    price_per_hour: float = Field(gt=0, strict=True)  # strict: YAML's `true` is not $1.00
     region: str
     date: datetime.date
     source: str
     note: str = ""
     attachable: bool = False  # an accelerator that prices only beside a client instance
     # Memory, for recommend's fit check; None where a price file does not give it (older catalogs).
-    accelerator_memory_gib: float | None = Field(None, gt=0)  # each accelerator's: a GPU's, an Inferentia chip's
-    host_memory_gib: float | None = Field(None, gt=0)  # an attachable accelerator has none of its own
+    accelerator_memory_gib: float | None = Field(None, gt=0, strict=True)  # each accelerator's: a GPU's, an Inferentia chip's
+    host_memory_gib: float | None = Field(None, gt=0, strict=True)  # an attachable accelerator has none of its own
 
 
 class Catalog:

@@ -21,7 +21,8 @@ from infermeter.export_check import (TOLERANCE, ExportCheckError, check_outputs,
                                      output_tensors, require_input_dependence, tf32_mode, tolerance_for)
 from infermeter.input_spec import EXPORT_INFO_FILE, INPUT_SPEC_FILE, ModelInputs
 from infermeter.precisions import PRECISIONS
-from infermeter.torchscript_export import WriteError, freeze_for_inference, quiet_torchscript, save_atomically
+from infermeter.torchscript_export import (WriteError, check_writable, freeze_for_inference, quiet_torchscript,
+                                          save_atomically)
 
 FORMATS = ("torchscript", "aoti")
 __all__ = ["FORMATS", "PRECISIONS", "TOLERANCE", "ExportCheckError", "ExportReport", "export"]
@@ -106,6 +107,9 @@ def export(model: str | torch.nn.Module, output: str | Path, *, precision: str =
     its precision allows, or does not depend on the input.
     """
     _check_arguments(precision, format, static_batch, max_autotune)
+    # Before the model is built and compiled (minutes, for a package), not when it is written.
+    weights = options.get("weights")
+    check_writable(output, [weights] if isinstance(weights, (str, Path)) and weights != "random" else [])
     backend = as_backend(backend, device)
     _check_backend(backend, precision, format)
     target = torch.device(device)

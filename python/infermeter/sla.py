@@ -52,4 +52,7 @@ def parse_sla(text: str) -> Sla:
     if limit_ms == 0:
         # No latency is 0 (or below it): such an SLA would be searched for a rate that cannot exist.
         raise ValueError(f"SLA {text!r}: the latency limit must be positive, e.g. p90<15ms")
+    if not math.isfinite(limit_ms):
+        # A limit of hundreds of digits reads as infinity: every point would meet it, and it would print as 'inf'.
+        raise ValueError(f"SLA {text!r}: the latency limit must be a finite number, e.g. p90<15ms")
     return Sla(float(match[1]), limit_ms, match[2] == "<=")

@@ -10,7 +10,7 @@ import json
 import os
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -46,6 +46,25 @@ def scratch_path(path: Path) -> Path:
     return path.with_name(f"{path.name}.partial-{os.getpid()}")
 
 
+def check_writable(path: str | Path, inputs: Sequence[str | Path] = ()) -> None:
+    """What atomic_file would find only after the work: a WriteError naming
+    `path` when its folder is missing, it is a folder, or it is a special
+    file (a device, a pipe: the rename would replace it); ValueError when it
+    is one of `inputs` (a weights file the export reads)."""
+    path = Path(path)
+    for given in inputs:
+        if Path(given).exists() and path.resolve() == Path(given).resolve():
+            raise ValueError(f"{path} is an input of this export ({given}): choose another output path")
+    if path.is_dir():
+        raise WriteError(path, IsADirectoryError(errno.EISDIR, "it is a folder"), existed=False)
+    if path.exists() and not path.is_file():
+        raise WriteError(path, OSError(errno.EINVAL, "not a regular file (a device, pipe or socket), which the "
+                                                     "rename would replace"), existed=True)
+    if not path.parent.is_dir():
+        raise WriteError(path, FileNotFoundError(errno.ENOENT, f"its folder {path.parent} does not exist"),
+                         existed=False)
+
+
 @contextmanager
 def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
     """A binary file to write `path` through: a scratch file in the same
@@ -54,6 +73,7 @@ def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
     naming `path`; the scratch file is removed whatever happens, so `path`
     holds the whole new file or what it held before."""
     path = Path(path)
+    check_writable(path)
     existed = path.exists()
     scratch = scratch_path(path)
     try:
@@ -68,7 +88,9 @@ def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
         except OSError as e:
             raise WriteError(path, e, existed) from e
     finally:
-        scratch.unlink(missing_ok=True)
+        # On a read-only file system this fails too; the error worth naming is the one above.
+        with suppress(OSError):
+            scratch.unlink(missing_ok=True)
 
 
 def write_atomically(path: str | Path, data: bytes | str) -> None:

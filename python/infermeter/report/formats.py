@@ -154,8 +154,9 @@ def _swap_by_renames(new: Path, folder: Path, old: Path, existed: bool) -> None:
     os.rename(folder, old)
     try:
         os.rename(new, folder)
-    except OSError:
-        os.rename(old, folder)  # the earlier report back in place
+    except BaseException:
+        # A failed rename, or Ctrl-C between the two: the earlier report back in place.
+        os.rename(old, folder)
         raise
 
 

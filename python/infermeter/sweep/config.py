@@ -338,11 +338,16 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         first_line = {}
         for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # unhashable keys are the safe loader's to refuse; merged keys may be overridden
-            key, line = self.construct_object(key_node), key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # unhashable keys are the safe loader's to refuse
+            line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                # Keys merged in may be overridden here, but a second `<<` silently drops the first's.
+                key, hint = "<<", " (merge several mappings with one: <<: [*a, *b])"
+            else:
+                key, hint = self.construct_object(key_node), ""
             if key in first_line:
-                raise DuplicateKey(f"line {line}: key {key!r} is given twice (first on line {first_line[key]})")
+                raise DuplicateKey(f"line {line}: key {key!r} is given twice (first on line {first_line[key]}){hint}")
             first_line[key] = line
         return super().construct_mapping(node, deep)
 

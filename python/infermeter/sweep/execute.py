@@ -22,7 +22,7 @@ from infermeter.sweep.grid import Point, expand
 from infermeter.sweep.shard import shard
 from infermeter.sweep.point import measure_point, skipped_record
 from infermeter.sweep.rounds import check_spacing, passes, write_combined
-from infermeter.sweep.store import DONE_STATUSES, ROUNDS_FOLDER, ResultsFile, results_path
+from infermeter.sweep.store import DONE_STATUSES, RESULTS_NAME, ROUNDS_FOLDER, ResultsFile, results_path
 
 
 @dataclass
@@ -260,7 +260,11 @@ def run_sweep(config: SweepConfig, out_dir: str | Path, *, instance: str | None 
     `accept_changed_config`; sweep.json keeps the configs it replaces."""
     if executor not in ("local", "ray"):
         raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
-    instance = instance or config.instance
+    if instance:
+        # The instance prices every point, so it is part of the config that sweep.json
+        # records and --resume compares, however it was given.
+        config = config.model_copy(update={"instance": instance})
+    instance = config.instance
     if instance:
         from infermeter.cost import load_catalog
 
@@ -269,6 +273,10 @@ def run_sweep(config: SweepConfig, out_dir: str | Path, *, instance: str | None 
     points = expand(config)
     if shard_spec:
         points = shard(points, *shard_spec)
+    if results_path(out_dir).name != RESULTS_NAME:
+        # The folder's sweep.json, models and lock belong to one results file.
+        raise ValueError(f"{out_dir}: a sweep writes a results folder (its {RESULTS_NAME}, {SWEEP_FILE} and "
+                         "exported models): give a folder")
     with writing(results_path(out_dir).parent):
         return _run_points(config, out_dir, instance, resume, progress, shard_spec, executor, ray_address,
                            cpus_per_point, points, accept_changed_config)

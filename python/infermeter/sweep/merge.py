@@ -13,6 +13,7 @@ from infermeter.sweep.config import ConfigError, SweepConfig
 from infermeter.sweep.grid import expand
 from infermeter.sweep.rounds import combined_rounds
 from infermeter.sweep.execute import read_description
+from infermeter.sweep.folder_lock import writing
 from infermeter.sweep.store import (BadRecord, ResultsFile, ResultsWriteError, read_results, results_path,
                                     skipped_note)
 
@@ -86,19 +87,21 @@ def merge(inputs: list[str | Path], output: str | Path, *, skip_bad: bool = Fals
                          + skipped_note(read.skipped))
     files = list(dict.fromkeys(located.path for located in read.records))
     out = ResultsFile(output)
-    if out.path.exists() and out.path.stat().st_size:
-        raise ValueError(f"{out.path} already exists: choose another output")
     grid = _grid([p.parent for p in files])
     order = {key: i for i, key in enumerate(grid or [])}
     records.sort(key=lambda r: order.get(r["key"], len(order)))
-    try:
-        for record in records:
-            out.append(record)
-    except ResultsWriteError:
-        # A half-merged file would pass for a whole one (and block a retry as
-        # "already exists"): nothing is written unless everything is.
-        out.path.unlink(missing_ok=True)
-        raise
+    # One writer per folder: a sweep starting there would append to the merged file.
+    with writing(out.path.parent):
+        if out.path.exists() and out.path.stat().st_size:
+            raise ValueError(f"{out.path} already exists: choose another output")
+        try:
+            for record in records:
+                out.append(record)
+        except ResultsWriteError:
+            # A half-merged file would pass for a whole one (and block a retry as
+            # "already exists"): nothing is written unless everything is.
+            out.path.unlink(missing_ok=True)
+            raise
     return MergeOutcome(out.path, len(records), len(grid) if grid is not None else None,
                         missing=[k for k in (grid or []) if k not in seen],
                         failed=[r["key"] for r in records if r["status"] == "failed"], skipped=read.skipped)

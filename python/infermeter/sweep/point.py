@@ -65,14 +65,20 @@ def _exported_model(config: SweepConfig, point: Point, model_dir: Path, timing: 
             return candidate
     scratch = model_dir / f"{stem}.{os.getpid()}.exporting{suffix}"  # concurrent workers may export the same variant
     started = time.perf_counter()
-    report = export(m.name, scratch, precision=point.precision, batch_size=point.batch_size, method=m.method,
-                    freeze=m.freeze, format=model_format, device=config.device, backend=backend, **aoti, **m.options,
-                    **dict(point.variant), **({"weights": m.weights} if m.weights else {}))
+    try:
+        report = export(m.name, scratch, precision=point.precision, batch_size=point.batch_size, method=m.method,
+                        freeze=m.freeze, format=model_format, device=config.device, backend=backend, **aoti,
+                        **m.options, **dict(point.variant), **({"weights": m.weights} if m.weights else {}))
+        final = model_dir / (f"{stem}{suffix}" if report.info["batch_dynamic"] else
+                             f"{stem}-b{point.batch_size}{suffix}")
+        scratch.replace(final)
+    except BaseException:
+        # Ctrl-C or a failed rename: the scratch export would stay in the results folder, and fill its disk.
+        scratch.unlink(missing_ok=True)
+        raise
     timing["export_s"] = round(time.perf_counter() - started, 3)
     if "compile_s" in report.info:
         timing |= {"compile_s": report.info["compile_s"], "compile_cache": report.info["compile_cache"]}
-    final = model_dir / (f"{stem}{suffix}" if report.info["batch_dynamic"] else f"{stem}-b{point.batch_size}{suffix}")
-    scratch.replace(final)
     return final
 
 

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infermeter.sweep.folder_lock import writer_of
+
 RESULTS_NAME = "results.jsonl"
 RECORD_SCHEMA = "infermeter.sweep-record/1"
 # Final outcomes; a `failed` point runs again on --resume.
@@ -32,9 +34,11 @@ ROUNDS_FOLDER = "rounds"
 
 
 def results_path(path: str | Path) -> Path:
-    """A results file, or the folder of a sweep that holds one."""
+    """A results file (one that exists, or a new .jsonl), or the folder of a
+    sweep that holds one: any other path, so that a sweep named `v1.5`
+    writes into a folder of that name."""
     path = Path(path)
-    return path / RESULTS_NAME if path.is_dir() or not path.suffix else path
+    return path if path.is_file() or (not path.is_dir() and path.suffix == ".jsonl") else path / RESULTS_NAME
 
 
 class ResultsFile:
@@ -167,6 +171,11 @@ class BadRecord(ValueError):
 class SkippedRecords(UserWarning):
     """Bad records or files that a reader left out (skip_bad); the message
     says how many and where."""
+
+
+class StillBeingWritten(UserWarning):
+    """A results folder read while a sweep (or a merge) still writes it: the
+    records read are the points finished so far."""
 
 
 @dataclass(frozen=True)
@@ -346,6 +355,10 @@ def read_results(paths: Iterable[str | Path], *, skip_bad: bool = False) -> Read
     flight when a sweep stopped, is ignored with a warning either way."""
     read = ReadResults()
     for given in paths:
+        holder = writer_of(results_path(given).parent)
+        if holder:
+            warnings.warn(f"{results_path(given).parent} is still being written (process {holder}): what is read "
+                          "is the points finished so far", StillBeingWritten, stacklevel=2)
         located, skipped = _read_one(given, skip_bad)
         if skipped and not skip_bad:
             raise skipped[0]
@@ -359,19 +372,24 @@ def warn_skipped(skipped: list[BadRecord]) -> None:
         warnings.warn(skipped_note(skipped), SkippedRecords, stacklevel=3)
 
 
+# What a reader says of its input, printed by the command line as one `infermeter: ...` line.
+READER_NOTES = (SkippedRecords, StillBeingWritten)
+
+
 @contextlib.contextmanager
-def printed_skips():
-    """While active, SkippedRecords warnings are printed as one
+def printed_notes():
+    """While active, a reader's notes (READER_NOTES) are printed as one
     `infermeter: ...` line on stderr each, as the command line prints its
     errors; other warnings are shown as usual."""
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", SkippedRecords)
+        for category in READER_NOTES:
+            warnings.simplefilter("always", category)
         try:
             yield
         finally:
             shown = list(caught)
     for w in shown:
-        if issubclass(w.category, SkippedRecords):
+        if issubclass(w.category, READER_NOTES):
             print(f"infermeter: {w.message}", file=sys.stderr)
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
