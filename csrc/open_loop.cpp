@@ -91,7 +91,12 @@ int64_t OpenLoop::due_by(int64_t offset_ns) const {
 }
 
 double OpenLoop::requests_per_s(const Recorded& r) const {
-  const int64_t span = std::max(r.stopped_ns, r.last_completion_ns);
+  int64_t span = std::max(r.stopped_ns, r.last_completion_ns);
+  // A schedule offered whole (its last arrival due before the stop, no cap
+  // cutting it) spans its horizon, however early its last arrival came: 2
+  // arrivals in a 1 s run are 2/s, not 2 over the 0.5 s up to the last one.
+  const bool offered_whole = !capped_ && (offsets_.empty() || r.stopped_ns >= offsets_.back());
+  if (offered_whole) span = std::max(span, horizon_ns_);
   return span > 0 ? static_cast<double>(r.requests) * 1e9 / static_cast<double>(span) : 0.0;
 }
 

@@ -24,13 +24,14 @@ class OpenLoop : public LoadGenerator {
   void start(int64_t start_ns) override { start_ns_ = start_ns; }
   std::optional<Dispatch> next(const std::atomic<bool>& stopping) noexcept override;
   bool schedules_ahead() const override { return true; }
-  // Completions over the span from the schedule's start to the later of the
-  // stop and the last completion: what the schedule got done in the time it
-  // was offered (a run that ends early on a few arrivals is not read as a
-  // burst of completions).
+  // Completions over the schedule's span: from its start to the later of
+  // the stop and the last completion, and at least to its horizon when the
+  // schedule was offered whole (a run that ends on its last few arrivals is
+  // not read as a burst of completions).
   double requests_per_s(const Recorded& recorded) const override;
   std::string throughput_estimator() const override {
-    return "completions / (schedule start to the later of the stop and the last completion)";
+    return "completions / (schedule start to the later of the stop, the last completion and, when the whole "
+           "schedule was offered, its horizon)";
   }
   // The offered load and what the workers made of it. "arrived" counts every
   // arrival of the schedule due before the stop, also those a request cap

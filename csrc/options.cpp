@@ -137,8 +137,8 @@ std::vector<OptionSpec> build_table() {
        .field = field(&RunConfig::arrival)});
   add({.name = "max_batch", .type = OptionType::kInt, .group = "load",
        .help = "dynamic batching: the most items a batch holds (Triton's max_batch_size)", .metavar = "N",
-       .default_value = 8, .min = 1, .max = 1 << 20,
-       .bound_reason = "every instance's inputs are allocated at this size before measuring",
+       .default_value = 8, .min = 1, .max = 1 << 14,
+       .bound_reason = "every size up to it is computed once before measuring, from inputs allocated at it",
        .sweep_axis = "max_batches", .applies = is_batching, .field = field(&RunConfig::max_batch)});
   add({.name = "max_queue_delay", .type = OptionType::kFloat, .group = "load",
        .help = "dynamic batching: how long the oldest queued request may wait for its batch to fill before the "
@@ -393,7 +393,14 @@ json parse_option_text(const std::string& name, const std::string& text) {
     case OptionType::kFloat:
       try {
         const double v = std::stod(text, &used);
-        if (used == text.size()) return json(v);
+        if (used == text.size()) {
+          // NaN or inf would reach Python as JSON's null ("not given"): --rate nan ran a closed loop.
+          if (!std::isfinite(v)) {
+            check_bounds(o, v, shown);
+            throw std::invalid_argument(o.name + " must be a finite number, got " + shown);
+          }
+          return json(v);
+        }
       } catch (const std::out_of_range&) {
         throw std::invalid_argument(o.name + " is out of range, got " + shown);
       } catch (const std::invalid_argument&) {

@@ -1,5 +1,7 @@
 #include "python_runner.h"
 
+#include <limits>
+
 #include <stdexcept>
 
 #include "infermeter/errors.h"
@@ -54,8 +56,20 @@ nlohmann::json python_to_json(const py::handle& value) {
   if (value.is_none()) return nullptr;
   if (py::isinstance<py::bool_>(value)) return value.cast<bool>();
   if (py::isinstance<py::int_>(value)) {
-    if (PyObject_RichCompareBool(value.ptr(), py::int_(0).ptr(), Py_LT) == 1) return value.cast<int64_t>();
-    return value.cast<uint64_t>();
+    // Python's ints have no bound: one past 64 bits goes on as a float, which
+    // the option check then refuses by name and range (a cast would not say which).
+    int overflow = 0;
+    const long long small = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+    if (overflow == 0) return static_cast<int64_t>(small);
+    if (overflow > 0) {
+      const unsigned long long large = PyLong_AsUnsignedLongLong(value.ptr());
+      if (!PyErr_Occurred()) return static_cast<uint64_t>(large);
+      PyErr_Clear();
+    }
+    const double approximate = PyLong_AsDouble(value.ptr());
+    if (!PyErr_Occurred()) return approximate;
+    PyErr_Clear();  // past the double range too
+    return overflow > 0 ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
   }
   if (py::isinstance<py::float_>(value)) return value.cast<double>();
   if (py::isinstance<py::str>(value)) return value.cast<std::string>();

@@ -88,7 +88,7 @@ nlohmann::json throughput_interval(const std::vector<int64_t>& windows, double w
   const double estimate = estimate_per_s * static_cast<double>(batch_size);
   return {{"kind", kWithinRun},
           {"confidence", kConfidence},
-          {"lo_inferences_per_s", estimate * (1 - relative)},
+          {"lo_inferences_per_s", std::max(0.0, estimate * (1 - relative))},  // few windows: wider than the rate
           {"hi_inferences_per_s", estimate * (1 + relative)},
           {"half_width_rel", relative},
           {"standard_error_rel", relative / student_t_quantile(0.5 + kConfidence / 2, rate->batches - 1)},
@@ -131,9 +131,11 @@ nlohmann::json build_result(const RunConfig& config, const nlohmann::json& model
         {"outcome", requests == 0 ? "no_samples" : "ok"},
         {"no_samples_cause", requests > 0 ? nlohmann::json(nullptr)
                              : run.interrupted ? nlohmann::json("interrupted before any measured request completed")
-                                               : nlohmann::json("no measured request completed before the stop (" +
-                                                                run.stop_reason +
-                                                                "): one request takes longer than the run allows")},
+                             : run.load->describe(recorded).value("scheduled", int64_t{-1}) == 0
+                                 ? nlohmann::json("the arrival schedule drew no request in the run: rate x duration "
+                                                  "is too small (raise either)")
+                                 : nlohmann::json("no measured request completed before the stop (" + run.stop_reason +
+                                                  "): one request takes longer than the run allows")},
         {"requests_per_s", requests_per_s},
         {"inferences_per_s", requests_per_s * batch},
         {"throughput_ci", throughput_interval(completions, config.window_s, requests_per_s, run.batch_size)},

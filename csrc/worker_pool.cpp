@@ -93,7 +93,11 @@ void worker_loop(Worker& w, ModelRunner& model, LoadGenerator& load, StopRule& s
     // fails with its own message.
     c10::IValue first;
     if (batching) {
-      for (const int64_t size : warm_sizes) first = replica->infer_batch(size);
+      // Thousands of sizes take a while: a stop (Ctrl-C) ends the pass.
+      for (const int64_t size : warm_sizes) {
+        if (shared.stopping.load(std::memory_order_relaxed)) break;
+        first = replica->infer_batch(size);
+      }
     } else {
       first = replica->infer();
     }

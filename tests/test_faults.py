@@ -1428,6 +1428,44 @@ def test_bench_past_the_file_size_limit(bench_binary, models, tmp_path):
     assert list(out.iterdir()) == []
 
 
+@row("a number option given NaN or inf on the command line (read as `not given`: --rate nan ran a closed loop); "
+     "an int past 64 bits from Python; max_batch past its bound (every size is computed once before measuring)",
+     "CLI run, infermeter-bench, Python API", "exit 2 / ValueError naming the option; nothing measured",
+     "message, exit code, no traceback")
+def test_numbers_that_are_not_values(bench_binary, models, capsys):
+    for flag in ("--rate", "--ci", "--warmup"):
+        for value in ("nan", "inf"):
+            code, err = cli(capsys, "run", models["linear"], flag, value, "--duration", "0.2", "--no-calibrate")
+            assert code == 2 and err.startswith(f"infermeter: {flag[2:]} "), err
+    with pytest.raises(ValueError, match=r"threads expects an integer, got 1e\+20"):
+        benchmark(models["linear"], threads=10**20, **QUICK)
+    with pytest.raises(ValueError, match="seed expects an integer"):
+        benchmark(models["linear"], seed=2**64, **QUICK)
+    user_error(bench(bench_binary, models["linear"], "--load", "dynamic-batching", "--rate", "100", "--max-batch",
+                     str(1 << 20)), 2, "max_batch must be >= 1 and at most 16384")
+
+
+@row("results that are no records: JSON nested 100,000 deep, a last line `null` (with its newline), a run's result "
+     "file holding `[]`; a blank last line", "CLI report, dashboard",
+     "exit 2 naming the file (and line); a blank line is no record and no error",
+     "message, exit code, no traceback")
+def test_results_that_are_no_records(capsys, tmp_path):
+    deep, null_line, blank = tmp_path / "deep", tmp_path / "null", tmp_path / "blank"
+    record = json.dumps(synthetic_record("m", 1, 1, None, 10.0, [1.0]))
+    for folder, tail in ((deep, "[" * 100_000 + "]" * 100_000 + "\n"), (null_line, "null\n"), (blank, "\n")):
+        folder.mkdir()
+        (folder / "results.jsonl").write_text(record + "\n" + tail)
+    for folder in (deep, null_line):
+        code, err = cli(capsys, "report", folder, "-o", tmp_path / "report")
+        assert code == 2 and f"{folder / 'results.jsonl'}, line 2: not an infermeter sweep record" in err, err
+    code, err = cli(capsys, "report", blank, "-o", tmp_path / "report")
+    assert code == 0 and "ignoring" not in err, err
+    listed = tmp_path / "list.json"
+    listed.write_text("[]")
+    code, err = cli(capsys, "dashboard", listed, "--format", "bencher", "-o", tmp_path / "d.json")
+    assert code == 2 and f"{listed}: not an infermeter result (a JSON list, not an object)" in err
+
+
 # ------------------------------------------------------------------ the docs
 
 def test_docs_table_is_current():

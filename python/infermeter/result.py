@@ -94,6 +94,8 @@ class Result:
     through JSON without loss (histograms stay in HdrHistogram's encoding)."""
 
     def __init__(self, doc: dict):
+        if not isinstance(doc, dict):
+            raise ValueError(f"not an infermeter result (a JSON {type(doc).__name__}, not an object)")
         if doc.get("schema") != SCHEMA:
             raise ValueError(f"not an infermeter result (schema {doc.get('schema')!r}, expected {SCHEMA!r})")
         self._doc = doc
@@ -308,7 +310,11 @@ class Result:
 
     @classmethod
     def load(cls, path: str | Path) -> "Result":
-        return cls(json.loads(Path(path).read_text()))
+        try:
+            doc = json.loads(Path(path).read_text())
+        except RecursionError:  # JSON nested thousands deep: no result is
+            raise ValueError("not an infermeter result (JSON nested too deeply)") from None
+        return cls(doc)
 
     def summary(self) -> str:
         """The console summary, the same text infermeter-bench prints."""

@@ -56,14 +56,18 @@ class ResultsFile:
         lines = data.splitlines(keepends=True)
         records, good, skipped = [], 0, []
         for number, raw in enumerate(lines, 1):
+            if not raw.strip():  # a blank line (an editor's final newline) holds nothing to lose
+                good += len(raw)
+                continue
             try:
                 record = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # JSON nested thousands deep is no record either
                 record = None
-            if number == len(lines) and not raw.endswith(b"\n") and not (
-                    isinstance(record, dict) and record.get("schema") == RECORD_SCHEMA):
-                record = None  # a whole record that lacks only its newline is kept (cut_torn_tail adds one)
-            if record is None and number == len(lines):
+            # A record is appended with its newline, so only a last line without one can be torn;
+            # a whole record that lacks only its newline is kept (cut_torn_tail adds one).
+            torn = number == len(lines) and not raw.endswith(b"\n") and not (
+                isinstance(record, dict) and record.get("schema") == RECORD_SCHEMA)
+            if torn:
                 warnings.warn(f"{self.path}: ignoring {len(raw)} bytes after the last whole record "
                               "(a point was being written when the sweep stopped)", stacklevel=3)
                 break
@@ -311,7 +315,7 @@ def _single_document(path: Path):
     run's result), else None (JSON lines under another name)."""
     try:
         return json.loads(path.read_bytes())
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

@@ -142,7 +142,23 @@ TEST_CASE("open loop: throughput is completions over the start to the later of t
   Recorded r = recorded(50, 100'000'000, 100'000'000);
   r.worker_rate_sum_per_s = 12345.0;
   CHECK(load.requests_per_s(r) == doctest::Approx(500.0));
-  CHECK(load.throughput_estimator() == "completions / (schedule start to the later of the stop and the last completion)");
+  CHECK(load.throughput_estimator() ==
+        "completions / (schedule start to the later of the stop, the last completion and, when the whole schedule "
+        "was offered, its horizon)");
+}
+
+TEST_CASE("open loop: a schedule offered whole spans its horizon; one cut by its request cap spans to its stop") {
+  // 2/s over 1 s: arrivals at 0 and 500 ms. Both served by 550 ms, the run
+  // stopped at 600 ms: 2 over the whole second, not 2 over 0.6 s.
+  OpenLoop whole(ArrivalProcess::kConstant, 2.0, 0, 1'000'000'000, 0);
+  CHECK(whole.requests_per_s(recorded(2, 550'000'000, 600'000'000)) == doctest::Approx(2.0));
+  // A slow server past the horizon: to its last completion.
+  CHECK(whole.requests_per_s(recorded(2, 1'250'000'000, 1'250'000'000)) == doctest::Approx(1.6));
+  // Stopped before the last arrival was due (a stop rule, Ctrl-C): to the stop.
+  CHECK(whole.requests_per_s(recorded(1, 100'000'000, 400'000'000)) == doctest::Approx(2.5));
+  // A cap of 1 request: the schedule ends with it.
+  OpenLoop capped(ArrivalProcess::kConstant, 2.0, 0, 1'000'000'000, 1);
+  CHECK(capped.requests_per_s(recorded(1, 80'000'000, 100'000'000)) == doctest::Approx(10.0));
 }
 
 TEST_CASE("open loop: describe states arrivals due by the stop, the queue left and whether it was sustained") {
