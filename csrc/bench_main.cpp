@@ -87,8 +87,9 @@ std::string usage() {
   return text + "\n  -h, --help                  show this help\n";
 }
 
+// One line, as every other error: the whole usage would bury it.
 [[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "infermeter-bench: " << message << "\n\n" << usage();
+  std::cerr << "infermeter-bench: " << message << " (infermeter-bench --help lists the options)\n";
   std::exit(2);
 }
 

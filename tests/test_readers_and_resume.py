@@ -45,6 +45,10 @@ DELETE = object()
 BAD_RECORDS = [
     ("missing key", lambda: _with(_good(2), "point", DELETE), "'point' is missing"),
     ("wrong type", lambda: _with(_good(2), "point.batch_size", "2"), "'point.batch_size' is str, expected a whole"),
+    ("a batch no run has", lambda: _with(_good(2), "point.batch_size", -5),
+     "'point.batch_size' is -5, expected a whole number from 1 up to 2^31"),
+    ("a throughput no run has", lambda: _with(_good(2), "result.measurement.inferences_per_s", float("nan")),
+     "'result.measurement.inferences_per_s' is nan, expected a finite number, 0 or more"),
     ("unknown status", lambda: _with(_good(2), "status", "great"), "status 'great' is none of"),
     ("result of another schema", lambda: _with(_good(2), "result.schema", "other/9"), "schema 'other/9'"),
     ("result of the wrong type", lambda: _with(_good(2), "result.measurement", "fast"),

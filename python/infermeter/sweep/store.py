@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import sys
 import warnings
@@ -196,26 +197,31 @@ def _type_name(value) -> str:
 
 
 # What a sweep record holds, by key: (the types it may have, what they are called).
-_TEXT, _INT = ((str,), "text"), ((int,), "a whole number")
-_NUMBER = ((int, float), "a number")
+_TEXT = ((str,), "text")
 _OBJECT, _MAYBE_OBJECT = ((dict,), "an object"), ((dict, type(None)), "an object or null")
 _MAYBE_TEXT = ((str, type(None)), "text or null")
 _RECORD_KEYS = {"key": _TEXT, "series": _TEXT, "status": _TEXT, "error": _MAYBE_TEXT, "point": _OBJECT,
                 "sweep": _OBJECT, "result": _MAYBE_OBJECT}
-_POINT_KEYS = {"model": _TEXT, "variant": _OBJECT, "precision": _TEXT, "batch_size": _INT, "threads": _INT}
+# Values no run produces (a batch of -5, a throughput of NaN) would be ranked and printed as figures.
+_COUNT = ((int,), "a whole number from 1 up to 2^31", lambda v: 1 <= v < 2**31)
+_RATE = ((int, float), "a finite number, 0 or more", lambda v: math.isfinite(v) and v >= 0)
+_POINT_KEYS = {"model": _TEXT, "variant": _OBJECT, "precision": _TEXT, "batch_size": _COUNT, "threads": _COUNT}
 _RESULT_KEYS = {"measurement": _OBJECT, "config": _OBJECT, "latency": _OBJECT, "model": _OBJECT,
                 "environment": _OBJECT}
 
 
 def _kind_problem(doc: dict, keys: dict, where: str) -> str | None:
     """The first key of `keys` that `doc` lacks or holds with another type."""
-    for key, (types, called) in keys.items():
+    for key, (types, called, *check) in keys.items():
         name = f"{where}{key}"
         if key not in doc:
             return f"'{name}' is missing"
         value = doc[key]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             return f"'{name}' is {_type_name(value)}, expected {called}"
+        if check and not check[0](value):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            return f"'{name}' is {shown}, expected {called}"
     return None
 
 
@@ -232,7 +238,7 @@ def result_problem(doc, where: str = "") -> str | None:
         return (f"'{where}'" if where else "the document") + \
             f" has schema {doc.get('schema')!r}, not an infermeter result's ({SCHEMA!r})"
     problem = _kind_problem(doc, _RESULT_KEYS, prefix) or \
-        _kind_problem(doc["measurement"], {"inferences_per_s": _NUMBER}, f"{prefix}measurement.")
+        _kind_problem(doc["measurement"], {"inferences_per_s": _RATE}, f"{prefix}measurement.")
     if problem:
         return problem
     if "host" not in doc["latency"]:
