@@ -70,18 +70,11 @@ def named_results(paths) -> NamedResults:
             points = [(r["key"], Result(r["result"])) for r in records if r["status"] == "ok"]
             named += [(key, result) for key, result in points if result.outcome == "ok"]
         else:
-            result = _load(path)
+            result = Result.load(path)
             named.append((result_name(result), result))
     if not named:
         raise ValueError(f"no measured result in {', '.join(map(str, paths))} (sweeps give their ok points only)")
     return named
-
-
-def _load(path: Path) -> Result:
-    try:
-        return Result.load(path)
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
 
 
 @dataclass(frozen=True)

@@ -310,11 +310,13 @@ class Result:
 
     @classmethod
     def load(cls, path: str | Path) -> "Result":
+        """The result saved at `path`; ValueError naming the file when it holds none."""
         try:
-            doc = json.loads(Path(path).read_text())
+            return cls(json.loads(Path(path).read_text()))
         except RecursionError:  # JSON nested thousands deep: no result is
-            raise ValueError("not an infermeter result (JSON nested too deeply)") from None
-        return cls(doc)
+            raise ValueError(f"{path}: not an infermeter result (JSON nested too deeply)") from None
+        except ValueError as e:  # not JSON, or not a result: named, since a reader may read many
+            raise ValueError(f"{path}: {' '.join(str(e).split())}") from None
 
     def summary(self) -> str:
         """The console summary, the same text infermeter-bench prints."""
