@@ -375,6 +375,7 @@ json parse_option_text(const std::string& name, const std::string& text) {
   const OptionSpec& o = option(name);
   const std::string shown = "'" + text + "'";
   size_t used = 0;
+  bool finite = true;
   switch (o.type) {
     case OptionType::kInt:
       try {
@@ -393,17 +394,16 @@ json parse_option_text(const std::string& name, const std::string& text) {
     case OptionType::kFloat:
       try {
         const double v = std::stod(text, &used);
-        if (used == text.size()) {
-          // NaN or inf would reach Python as JSON's null ("not given"): --rate nan ran a closed loop.
-          if (!std::isfinite(v)) {
-            check_bounds(o, v, shown);
-            throw std::invalid_argument(o.name + " must be a finite number, got " + shown);
-          }
-          return json(v);
-        }
+        if (used == text.size() && std::isfinite(v)) return json(v);
+        // NaN or inf would reach Python as JSON's null ("not given"): --rate nan ran a closed loop.
+        if (used == text.size()) finite = false;
       } catch (const std::out_of_range&) {
         throw std::invalid_argument(o.name + " is out of range, got " + shown);
       } catch (const std::invalid_argument&) {
+      }
+      if (!finite) {
+        check_bounds(o, std::numeric_limits<double>::quiet_NaN(), shown);  // the range, where it has one
+        throw std::invalid_argument(o.name + " must be a finite number, got " + shown);
       }
       break;
     case OptionType::kFlag:

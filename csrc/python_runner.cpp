@@ -57,7 +57,7 @@ nlohmann::json python_to_json(const py::handle& value) {
   if (py::isinstance<py::bool_>(value)) return value.cast<bool>();
   if (py::isinstance<py::int_>(value)) {
     // Python's ints have no bound: one past 64 bits goes on as a float, which
-    // the option check then refuses by name and range (a cast would not say which).
+    // the option check then refuses by name (a cast error would name no option).
     int overflow = 0;
     const long long small = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
     if (overflow == 0) return static_cast<int64_t>(small);

@@ -92,17 +92,22 @@ void worker_loop(Worker& w, ModelRunner& model, LoadGenerator& load, StopRule& s
     // initialisation happens here, and a model that does not take its inputs
     // fails with its own message.
     c10::IValue first;
+    bool whole_pass = true;
     if (batching) {
       // Thousands of sizes take a while: a stop (Ctrl-C) ends the pass.
       for (const int64_t size : warm_sizes) {
-        if (shared.stopping.load(std::memory_order_relaxed)) break;
+        if (shared.stopping.load(std::memory_order_relaxed)) {
+          whole_pass = false;
+          break;
+        }
         first = replica->infer_batch(size);
       }
     } else {
       first = replica->infer();
     }
     if (timer) timer->stop_and_wait();
-    if (w.index == 0) shared.output_bytes.store(tensor_bytes(first));
+    // The largest size's output, which a pass cut short never computed.
+    if (w.index == 0 && whole_pass) shared.output_bytes.store(tensor_bytes(first));
     first = c10::IValue();
     prepared = true;
     shared.prepared.fetch_add(1);

@@ -43,8 +43,8 @@ def rewritten(package, path, change_library=None, drop_facts=False, compile_comm
 def with_a_second_library(package, path: Path) -> Path:
     """A copy of `package` whose zip holds its library twice under one name,
     the second copy altered: a reader that unpacks every entry keeps the last."""
-    source = zipfile.ZipFile(package)
-    records = {info.filename: source.read(info) for info in source.infolist()}
+    with zipfile.ZipFile(package) as source:
+        records = {info.filename: source.read(info) for info in source.infolist()}
     library = next(name for name in records if name.endswith(".so"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zipfile warns of the duplicate name, which is the point

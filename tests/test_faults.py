@@ -1436,7 +1436,7 @@ def test_numbers_that_are_not_values(bench_binary, models, capsys):
     for flag in ("--rate", "--ci", "--warmup"):
         for value in ("nan", "inf"):
             code, err = cli(capsys, "run", models["linear"], flag, value, "--duration", "0.2", "--no-calibrate")
-            assert code == 2 and err.startswith(f"infermeter: {flag[2:]} "), err
+            assert code == 2 and err.startswith(f"infermeter: {flag[2:]} must be "), err
     with pytest.raises(ValueError, match=r"threads expects an integer, got 1e\+20"):
         benchmark(models["linear"], threads=10**20, **QUICK)
     with pytest.raises(ValueError, match="seed expects an integer"):

@@ -49,6 +49,8 @@ BAD_RECORDS = [
      "'point.batch_size' is -5, expected a whole number from 1 up to 2^31"),
     ("a throughput no run has", lambda: _with(_good(2), "result.measurement.inferences_per_s", float("nan")),
      "'result.measurement.inferences_per_s' is nan, expected a finite number, 0 or more"),
+    ("a throughput past any float", lambda: _with(_good(2), "result.measurement.inferences_per_s", 10**400),
+     "expected a finite number, 0 or more"),
     ("unknown status", lambda: _with(_good(2), "status", "great"), "status 'great' is none of"),
     ("result of another schema", lambda: _with(_good(2), "result.schema", "other/9"), "schema 'other/9'"),
     ("result of the wrong type", lambda: _with(_good(2), "result.measurement", "fast"),
@@ -195,6 +197,20 @@ def test_resume_with_a_widened_axis_adds_points_and_keeps_the_history(measured):
     # The same config again replaces nothing.
     run_sweep(load_config(config_path), out, progress=False, resume=True)
     assert len(json.loads((out / SWEEP_FILE).read_text())["history"]) == 1
+
+
+def test_an_older_sweep_priced_by_instance_on_the_command_line_resumes(measured, capsys):
+    """Its sweep.json (written before --instance was kept in it) names no
+    instance, and its records name the one given: giving it again is no
+    change; another one is."""
+    config_path, out = measured
+    records = [r | {"instance": "g5.xlarge"} for r in ResultsFile(out).records()]
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert json.loads((out / SWEEP_FILE).read_text())["config"]["instance"] is None
+    code = main(["sweep", str(config_path), "-o", str(out), "--resume", "--quiet", "--instance", "c5.xlarge"])
+    assert code == 2 and "instance changed" in capsys.readouterr().err
+    code = main(["sweep", str(config_path), "-o", str(out), "--resume", "--quiet", "--instance", "g5.xlarge"])
+    assert code == 0, capsys.readouterr().err
 
 
 def test_what_changes_a_measured_point():

@@ -75,11 +75,18 @@ def compile_package(program, folder: Path, inductor_options: dict, device: torch
     if key and (hit := compile_cache.lookup(key)):
         # Loaded next (the export's numeric check) and approved by the digests
         # the export records: only while its libraries are the ones compiled.
-        if native_library_digests(hit.path) == hit.native_libraries:
-            return hit.path, {"compiler": hit.compiler, "compile_s": hit.compile_s, "compile_cache": "hit",
-                              "native_libraries": hit.native_libraries}
-        warnings.warn(f"the cached package {hit.path} holds native libraries other than the ones compiled into it: "
-                      "not loaded; compiling again", stacklevel=2)
+        # Checked and used as one copy, so the entry cannot change in between.
+        copy = folder / "cached.pt2"
+        try:
+            shutil.copyfile(hit.path, copy)
+            intact = native_library_digests(copy) == hit.native_libraries
+        except (OSError, RuntimeError):  # unreadable or truncated: compiled again
+            intact = False
+        if intact:
+            return copy, {"compiler": hit.compiler, "compile_s": hit.compile_s, "compile_cache": "hit",
+                          "native_libraries": hit.native_libraries}
+        warnings.warn(f"the cached package {hit.path} holds native libraries other than the ones compiled into it, "
+                      "or cannot be read: not loaded; compiling again", stacklevel=2)
     started = time.perf_counter()
     path, compiler = _compiled(program, folder / "compiled.pt2", inductor_options, compiler)
     compile_s = round(time.perf_counter() - started, 3)

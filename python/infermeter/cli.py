@@ -127,19 +127,22 @@ def _sweep(args) -> int:
 
 def _merge(args) -> int:
     from infermeter.sweep.merge import merge
+    from infermeter.sweep.store import printed_notes
 
-    outcome = merge(args.inputs, args.output, skip_bad=args.skip_bad, rounds=args.rounds)
+    with printed_notes():
+        outcome = merge(args.inputs, args.output, skip_bad=args.skip_bad, rounds=args.rounds)
     print(outcome)
     return 1 if outcome.missing else 0
 
 
 def _dashboard(args) -> int:
     from infermeter.dashboards import named_results, render
-    from infermeter.sweep.store import results_path
+    from infermeter.sweep.store import printed_notes, results_path
 
     # Checked before anything is read, as `run` checks its outputs; an input is never overwritten.
     _native.check_output_paths([("output", args.output)], [str(results_path(given)) for given in args.results])
-    named = named_results(args.results)
+    with printed_notes():
+        named = named_results(args.results)
     _native.write_file_atomically(args.output, render(args.format, named))
     print(f"{len(named)} result(s) written to {args.output} ({args.format})")
     return 0
@@ -269,14 +272,15 @@ def _predict(args) -> int:
     from infermeter.predict import (highest_rate, meets_sla, parse_number, parse_numbers, service_times_from_results,
                                     simulate, table)
     from infermeter.sla import parse_sla
-    from infermeter.sweep.store import results_path
+    from infermeter.sweep.store import printed_notes, results_path
 
     if args.rate is None and args.sla is None:
         raise ValueError("give --rate, or --sla alone to search the highest rate meeting it")
     sla = parse_sla(args.sla) if args.sla else None
     if args.json:
         _native.check_output_paths([("json", args.json)], [str(results_path(r)) for r in args.results])
-    service = service_times_from_results(args.results)
+    with printed_notes():
+        service = service_times_from_results(args.results)
     print(f"service times: {service}")
     common = {"preferred_batches": parse_numbers("--preferred-batches", args.preferred_batches, int)
               if args.preferred_batches else (),
@@ -401,7 +405,8 @@ def _sweep_parser(sub) -> None:
 def _scale_out_parsers(sub) -> None:
     mrg = sub.add_parser("merge", help="combine the results of a sweep's shards into one results file")
     mrg.add_argument("inputs", nargs="+", help="results folders or files of one sweep")
-    mrg.add_argument("-o", "--output", required=True, help="results folder or file to write")
+    mrg.add_argument("-o", "--output", required=True,
+                     help="results folder to write (its results.jsonl), or a .jsonl file")
     mrg.add_argument("--skip-bad", action="store_true",
                      help="leave out an input or record that is not a valid sweep record, and say how many and "
                      "where (default: stop at the first, naming its file and line; nothing written)")

@@ -116,7 +116,8 @@ def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list
     if earlier and not resume:
         raise ValueError(f"{store.path} already holds {len(earlier)} results: pass --resume to continue that sweep, "
                          "or choose another output folder")
-    changes = checked_changes(store.path.parent, config, accept_changed_config) if earlier else []
+    recorded = {record.get("instance") for record in earlier.values()}
+    changes = checked_changes(store.path.parent, config, accept_changed_config, recorded) if earlier else []
     store.cut_torn_tail()
     for record in earlier.values():
         tracker.note(record)
@@ -125,10 +126,18 @@ def prepare(config: SweepConfig, out_dir: str | Path, resume: bool, points: list
     return Prepared(store, todo, len(points) - len(todo), changes)
 
 
-def checked_changes(folder: Path, config: SweepConfig, accept_changed_config: bool) -> list[str]:
+def checked_changes(folder: Path, config: SweepConfig, accept_changed_config: bool,
+                    recorded_instances: set | None = None) -> list[str]:
     """How `config` differs from the one the points in `folder` were measured
-    with (config_changes_since); refused unless `accept_changed_config`."""
+    with (config_changes_since); refused unless `accept_changed_config`.
+    `recorded_instances`: the instances the earlier records name. A sweep.json
+    written before --instance was kept in it has none; its points were priced
+    on the instance their records name, so that one is no change."""
     changes = config_changes_since(folder, config)
+    if "instance" in changes and recorded_instances == {config.instance}:
+        _, doc = read_description(folder)
+        if doc and doc["config"].get("instance") is None:
+            changes.remove("instance")
     if changes and not accept_changed_config:
         raise ValueError(f"{folder} holds points measured with another config ({SWEEP_FILE}): "
                          f"{', '.join(changes)} changed, which changes what a point measures; run this config in a "

@@ -25,10 +25,19 @@ class FolderInUse(ValueError):
 
 
 def _holder(folder: Path) -> str:
+    """Who the lock file names; never through a link or from a pipe planted there."""
     try:
-        return (folder / LOCK_FILE).read_text(errors="replace").strip()[:200] or "unknown"
+        fd = os.open(folder / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return "unknown"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "unknown"
+        return os.read(fd, 200).decode(errors="replace").strip() or "unknown"
+    except OSError:
+        return "unknown"
+    finally:
+        os.close(fd)
 
 
 def _name_holder(folder: Path) -> None:
@@ -71,7 +80,13 @@ def writing(folder: Path):
             raise FolderInUse(f"{folder} is being written by another sweep or merge (process {_holder(folder)}): "
                               "wait for it to finish, or choose another output folder") from None
         _name_holder(folder)
-        yield
+        try:
+            yield
+        finally:
+            # Still holding the lock, so no writer can have named itself since: the name goes with it
+            # (a merge into the current folder leaves nothing behind).
+            with contextlib.suppress(OSError):
+                (folder / LOCK_FILE).unlink()
     finally:
         os.close(fd)  # releases the lock
 

@@ -204,7 +204,8 @@ _RECORD_KEYS = {"key": _TEXT, "series": _TEXT, "status": _TEXT, "error": _MAYBE_
                 "sweep": _OBJECT, "result": _MAYBE_OBJECT}
 # Values no run produces (a batch of -5, a throughput of NaN) would be ranked and printed as figures.
 _COUNT = ((int,), "a whole number from 1 up to 2^31", lambda v: 1 <= v < 2**31)
-_RATE = ((int, float), "a finite number, 0 or more", lambda v: math.isfinite(v) and v >= 0)
+_RATE = ((int, float), "a finite number, 0 or more", lambda v: v >= 0 and (v < 2**1023 if isinstance(v, int)
+                                                                             else math.isfinite(v)))
 _POINT_KEYS = {"model": _TEXT, "variant": _OBJECT, "precision": _TEXT, "batch_size": _COUNT, "threads": _COUNT}
 _RESULT_KEYS = {"measurement": _OBJECT, "config": _OBJECT, "latency": _OBJECT, "model": _OBJECT,
                 "environment": _OBJECT}
