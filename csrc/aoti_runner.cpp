@@ -105,35 +105,33 @@ PackageFacts read_package_facts(const std::string& file, const std::string& path
 // user vouches for the package, every library must be one infermeter's export
 // recorded (its digest in the export facts, which the export computed from
 // the compiled package). Why it is not trusted, or empty.
-std::string trust_problem(const PackageFacts& facts, const std::string& path) {
+// Why the libraries are not the ones infermeter's export recorded, or empty.
+std::string untrusted_libraries(const PackageFacts& facts) {
   const auto info = nlohmann::json::parse(facts.export_info.empty() ? "null" : facts.export_info, nullptr, false);
   const nlohmann::json recorded =
       info.is_object() && info.contains("native_libraries") ? info.at("native_libraries") : nlohmann::json(nullptr);
-  std::string why;
-  if (!recorded.is_object()) {
-    why = "it was not exported by infermeter (it records no digests of its native libraries)";
-  } else {
-    for (const auto& [name, digest] : facts.libraries) {
-      const bool matches = recorded.contains(name) && recorded.at(name) == digest;
-      if (!matches) {
-        why = "its native library " + name + " is not the one infermeter's export recorded (its SHA-256 differs, "
-              "or it was added)";
-        break;
-      }
-    }
-    // A package without its library is not inert: torch's loader then
-    // compiles the package's sources, running the compiler command that the
-    // package's own *_compile_flags.json names (seen: a package whose .so was
-    // removed ran `touch` through system() on load).
-    for (const auto& [name, digest] : recorded.items()) {
-      const bool present = std::any_of(facts.libraries.begin(), facts.libraries.end(),
-                                       [&](const auto& library) { return library.first == name; });
-      if (why.empty() && !present)
-        why = "its native library " + name + ", which infermeter's export recorded, is missing (without it the "
-              "loader compiles the package's sources with a compiler command the package names)";
-    }
-    if (why.empty() && recorded.empty()) why = "its export facts record no native library";
+  if (!recorded.is_object()) return "it was not exported by infermeter (it records no digests of its native libraries)";
+  if (recorded.empty()) return "its export facts record no native library";
+  for (const auto& [name, digest] : facts.libraries)
+    if (!recorded.contains(name) || recorded.at(name) != digest)
+      return "its native library " + name + " is not the one infermeter's export recorded (its SHA-256 differs, "
+             "or it was added)";
+  // A package without its library is not inert: torch's loader then
+  // compiles the package's sources, running the compiler command that the
+  // package's own *_compile_flags.json names (seen: a package whose .so was
+  // removed ran `touch` through system() on load).
+  for (const auto& [name, digest] : recorded.items()) {
+    const bool present = std::any_of(facts.libraries.begin(), facts.libraries.end(),
+                                     [&](const auto& library) { return library.first == name; });
+    if (!present)
+      return "its native library " + name + ", which infermeter's export recorded, is missing (without it the "
+             "loader compiles the package's sources with a compiler command the package names)";
   }
+  return "";
+}
+
+std::string trust_problem(const PackageFacts& facts, const std::string& path) {
+  const std::string why = untrusted_libraries(facts);
   if (why.empty()) return why;
   return "AOTInductor package '" + path + "' will not be loaded: " + why +
          ". Loading a .pt2 runs the native code inside it; if you trust its source, give --trust (trust=True)";
@@ -337,8 +335,7 @@ class AotiRunner : public ModelRunner {
     require_model_file(path_);
     // Everything below reads the private copy: the bytes checked are the bytes loaded.
     copy_ = std::make_unique<PrivateCopy>(path_);
-    package_ = {copy_->path(), path_};
-    const PackageFacts facts = read_package_facts(package_.file, path_);
+    const PackageFacts facts = read_package_facts(copy_->path(), path_);
     if (const auto problem = trust_problem(facts, path_); !config.trust && !problem.empty())
       throw std::invalid_argument(problem);
     const std::string wanted = c10::DeviceTypeName(device_.type(), /*lower_case=*/true);
@@ -360,12 +357,12 @@ class AotiRunner : public ModelRunner {
     // run concurrently on one copy of the weights. Per thread: worker 0 uses
     // this loader and every other worker loads its own (make_replica).
     const size_t runners = per_thread_ ? 1 : static_cast<size_t>(std::max(config.threads, 1));
-    primary_ = load_package(package_, runners, device_, entry_);
+    primary_ = load_package(package_file(), runners, device_, entry_);
     weights_bytes_ = constants_bytes(primary_->loader);
   }
 
   std::unique_ptr<Replica> make_replica(int worker) override {
-    auto package = (per_thread_ && worker > 0) ? load_package(package_, 1, device_, entry_) : primary_;
+    auto package = (per_thread_ && worker > 0) ? load_package(package_file(), 1, device_, entry_) : primary_;
     std::vector<at::Tensor> tensors;
     for (const auto& value : inputs_->for_worker(worker)) tensors.push_back(value.toTensor());
     std::vector<std::vector<at::Tensor>> by_size;
@@ -395,12 +392,13 @@ class AotiRunner : public ModelRunner {
   }
 
  private:
+  PackageFile package_file() const { return {copy_->path(), path_}; }
+
   std::string path_;
   c10::Device device_;
   bool per_thread_;
   AotiEntry entry_;
   std::unique_ptr<PrivateCopy> copy_;  // every worker's loader reads it
-  PackageFile package_;
   std::optional<ModelInputs> inputs_;
   std::shared_ptr<LoadedPackage> primary_;
   int64_t weights_bytes_ = 0;

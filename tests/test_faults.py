@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from file_limits import file_size_limit
 
-from infermeter import EngineError, aoti_export, benchmark, export, save_torchscript
+from infermeter import EngineError, aoti_export, benchmark, compile_cache, export, save_torchscript
 from infermeter.backends import BackendUnavailable
 from infermeter.cli import main
 from infermeter.cost import load_catalog
@@ -51,6 +51,7 @@ from infermeter.sweep.shard import parse_shard
 from infermeter.sweep.store import ResultsFile, ResultsWriteError
 from infermeter.torchscript_export import WriteError
 from sweep_helpers import failing_model, synthetic_record, write_config, write_records
+from tampered_package import rewritten
 from infermeter.known_latency import FailsOnNthRequest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "faults.md"
@@ -1322,8 +1323,6 @@ def cpu_package(tmp_path_factory) -> Path:
      "engine still works")
 def test_untrusted_packages_run_nothing(bench_binary, models, cpu_package, planted_library, capsys, tmp_path,
                                         monkeypatch):
-    from tampered_package import rewritten
-
     marker = tmp_path / "planted-code-ran"
     monkeypatch.setenv("INFERMETER_PLANTED_MARKER", str(marker))
     planted = rewritten(cpu_package, tmp_path / "planted.pt2", change_library=lambda _: planted_library)
@@ -1350,9 +1349,6 @@ def test_untrusted_packages_run_nothing(bench_binary, models, cpu_package, plant
      "UserWarning naming the cached package; compiled again: the package records the digests of what was compiled",
      "warning, recorded digests, the planted code never ran")
 def test_a_tampered_compile_cache_entry_is_compiled_again(cpu_package, planted_library, tmp_path, monkeypatch):
-    from infermeter import compile_cache
-    from tampered_package import rewritten
-
     monkeypatch.setenv("INFERMETER_CACHE", str(tmp_path / "cache"))
     marker = tmp_path / "planted-code-ran"
     monkeypatch.setenv("INFERMETER_PLANTED_MARKER", str(marker))
