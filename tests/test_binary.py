@@ -11,7 +11,7 @@ import torch
 
 from infermeter import Result, benchmark
 from infermeter.known_latency import spin_model
-from steady_rate import steady_rate, window_resolution
+from steady_rate import holds_known_rate
 
 
 def run_binary(binary, *args, check=True):
@@ -61,8 +61,7 @@ def test_both_front_ends_measure_a_known_latency(front_end, bench_binary, tmp_pa
     p50_bound = SPIN_NS + max(0.02 * SPIN_NS, 5_000)
 
     def fits(r: Result) -> bool:
-        return r.latency.p50 * 1e6 <= p50_bound and \
-            steady_rate(r) >= 1e9 / SPIN_NS - window_resolution(r, threads=1)
+        return r.latency.p50 * 1e6 <= p50_bound and holds_known_rate(r, SPIN_NS, threads=1)
 
     runs = [measure(0)]
     while len(runs) < 3 and not fits(runs[-1]):
@@ -72,8 +71,7 @@ def test_both_front_ends_measure_a_known_latency(front_end, bench_binary, tmp_pa
         assert r.latency.p50 * 1e6 >= SPIN_NS and r.requests_per_s <= 1e9 / SPIN_NS * 1.001
     last = runs[-1]  # the first that fits, or the third
     assert last.latency.p50 * 1e6 <= p50_bound, [r.latency.p50 for r in runs]
-    assert steady_rate(last) == pytest.approx(1e9 / SPIN_NS, abs=window_resolution(last, threads=1)), \
-        [r.completions for r in runs]
+    assert holds_known_rate(last, SPIN_NS, threads=1), [r.completions for r in runs]
 
 
 def test_interval_log_reads_with_hdrhistogram(bench_binary, linear_model, tmp_path):
