@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from infermeter import _native
 from infermeter.backends import add_arguments, from_arguments
@@ -516,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     from infermeter.aoti_export import CompileError
 
     args = parser().parse_args(argv)
+    previous = _stop_on_sigterm()
     try:
         return args.func(args)
     except (ValueError, TypeError, OSError, _native.EngineError, CompileError) as e:
@@ -525,6 +528,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("infermeter: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm():
+    """SIGTERM, a scheduler's stop (Kubernetes, AWS Batch, systemd), stops a
+    command as Ctrl-C does, as it stops infermeter-bench: what was measured is
+    written, a sweep can resume, an export removes its scratch file. Its
+    default would kill the process and lose them. A handler someone else set
+    is kept. Returns the handler to put back, or None."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+    return signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 if __name__ == "__main__":
