@@ -237,7 +237,7 @@ def children(models, tmp_path_factory):
     """The sweeps that a signal or a full disk interrupts, each in its own
     folder: (config, results folder, child)."""
     started = {}
-    for name, preexec_fn in (("ctrl_c", None), ("sigkill", None), ("disk_full", limit_file_size)):
+    for name, preexec_fn in (("ctrl_c", None), ("sigterm", None), ("sigkill", None), ("disk_full", limit_file_size)):
         tmp = tmp_path_factory.mktemp(name)
         # Points of half a second: a signal lands while a later point measures.
         config_path = sweep_config(tmp, [models["linear"]], batch_sizes=(1, 2, 3, 4), duration=0.5)
@@ -526,18 +526,29 @@ def resume(capsys, config_path: Path, out: Path, before: bytes) -> list[dict]:
     return each_point_once(config_path, out)
 
 
-@row("Ctrl-C mid-sweep, then --resume", "CLI sweep", "exit 130 saying --resume; resume runs the rest",
-     "exit code, message, every point exactly once, earlier bytes intact")
-def test_ctrl_c_then_resume(children, capsys):
-    config_path, out, child = children["ctrl_c"]
+def stop_then_resume(children, capsys, name: str, stop: signal.Signals) -> None:
+    config_path, out, child = children[name]
     proc = child.go()
     wait_for_records(proc, out, 1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "--resume" in stdout and "Traceback" not in stderr, stderr
     before = (out / "results.jsonl").read_bytes()
     assert 1 <= before.count(b"\n") < 4
     assert all(r["status"] == "ok" for r in resume(capsys, config_path, out, before))
+
+
+@row("Ctrl-C mid-sweep, then --resume", "CLI sweep", "exit 130 saying --resume; resume runs the rest",
+     "exit code, message, every point exactly once, earlier bytes intact")
+def test_ctrl_c_then_resume(children, capsys):
+    stop_then_resume(children, capsys, "ctrl_c", signal.SIGINT)
+
+
+@row("SIGTERM mid-sweep (a scheduler's stop), then --resume", "CLI sweep",
+     "as Ctrl-C: exit 130 saying --resume; resume runs the rest",
+     "exit code, message, every point exactly once, earlier bytes intact")
+def test_sigterm_then_resume(children, capsys):
+    stop_then_resume(children, capsys, "sigterm", signal.SIGTERM)
 
 
 @row("SIGKILL mid-sweep (torn last line), then --resume", "CLI sweep",
