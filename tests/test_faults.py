@@ -517,11 +517,13 @@ def test_model_fails_on_nth_request_sweep(models, tmp_path):
 
 # -------------------------------------------------- interruptions and resume
 
-def resume(capsys, config_path: Path, out: Path, before: bytes) -> list[dict]:
+def resume(capsys, config_path: Path, out: Path, before: bytes, warns: str | None = None) -> list[dict]:
     """`--resume` runs the rest; every point is then recorded exactly once and
-    the bytes already written are untouched."""
+    the bytes already written are untouched. `warns`: what one of its
+    `infermeter: ...` lines on stderr says."""
     code, err = cli(capsys, "sweep", config_path, "-o", out, "--resume", "--quiet")
     assert code == 0, err
+    assert warns is None or any(line.startswith("infermeter: ") and warns in line for line in err.splitlines()), err
     assert (out / "results.jsonl").read_bytes().startswith(before)
     return each_point_once(config_path, out)
 
@@ -566,8 +568,7 @@ def test_sigkill_then_resume(children, capsys):
     # would leave is added here.
     with open(out / "results.jsonl", "ab") as f:
         f.write(b'{"schema":"infermeter.sweep-record/1","key":"')
-    with pytest.warns(UserWarning, match="ignoring 45 bytes after the last whole record"):
-        records = resume(capsys, config_path, out, before)
+    records = resume(capsys, config_path, out, before, warns="ignoring 45 bytes after the last whole record")
     assert all(r["status"] == "ok" for r in records)
 
 
@@ -1168,7 +1169,8 @@ def grid_config(tmp_path: Path, model: Path, **doc) -> Path:
 
 @row("a grid of a million points", "Python API (load_config, run_sweep), CLI sweep",
      "ConfigError on `max_points` (default 10,000) with the count and a time estimate, before a point is built; "
-     "max_points raises the bound; a sweep of an hour or more warns with its estimate",
+     "max_points raises the bound; a sweep of an hour or more warns with its estimate "
+     "(the CLI: one `infermeter:` line)",
      "message, exit code, no traceback, nothing written, time taken, warning")
 def test_a_grid_too_large(models, capsys, tmp_path, monkeypatch):
     from infermeter.sweep import execute
@@ -1192,6 +1194,9 @@ def test_a_grid_too_large(models, capsys, tmp_path, monkeypatch):
     with pytest.warns(execute.LongSweep, match=r"sweep 't' is about to measure 2 points, about 0.6 s "
                                               r"\(0.1 s warm-up \+ 0.2 s duration each\)"):
         run_sweep(load_config(small), tmp_path / "small", progress=False)
+    # The command line says it as it says its errors, before the first point, without Python's source line.
+    code, err = cli(capsys, "sweep", small, "-o", tmp_path / "small-cli", "--quiet")
+    assert code == 0 and err.startswith("infermeter: sweep 't' is about to measure 2 points") and ".py:" not in err, err
 
 
 @row("infinite or NaN price in a price file (--prices), or one that is not a number (a string, YAML's true)",

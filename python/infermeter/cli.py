@@ -13,6 +13,7 @@ from infermeter.dashboards import FORMATS as DASHBOARD_FORMATS
 from infermeter.options import (BY_NAME, CLI, SEARCH_OPTIONS, STEP_OPTIONS, add_arguments as add_option_arguments,
                                 given_options)
 from infermeter.precisions import PRECISIONS
+from infermeter.warning_lines import warnings_as_lines
 
 
 
@@ -129,22 +130,19 @@ def _sweep(args) -> int:
 
 def _merge(args) -> int:
     from infermeter.sweep.merge import merge
-    from infermeter.sweep.store import printed_notes
 
-    with printed_notes():
-        outcome = merge(args.inputs, args.output, skip_bad=args.skip_bad, rounds=args.rounds)
+    outcome = merge(args.inputs, args.output, skip_bad=args.skip_bad, rounds=args.rounds)
     print(outcome)
     return 1 if outcome.missing else 0
 
 
 def _dashboard(args) -> int:
     from infermeter.dashboards import named_results, render
-    from infermeter.sweep.store import printed_notes, results_path
+    from infermeter.sweep.store import results_path
 
     # Checked before anything is read, as `run` checks its outputs; an input is never overwritten.
     _native.check_output_paths([("output", args.output)], [str(results_path(given)) for given in args.results])
-    with printed_notes():
-        named = named_results(args.results)
+    named = named_results(args.results)
     _native.write_file_atomically(args.output, render(args.format, named))
     print(f"{len(named)} result(s) written to {args.output} ({args.format})")
     return 0
@@ -175,10 +173,8 @@ def _compare(args) -> int:
     from infermeter.compare import NOISE, ONE_RUN_EACH, WITHIN_NOISE, compare
     from infermeter.frame import load_results
     from infermeter.report.table import formatted
-    from infermeter.sweep.store import printed_notes
 
-    with printed_notes():
-        sides = [load_results(side, prices=args.prices, skip_bad=args.skip_bad) for side in (args.a, args.b)]
+    sides = [load_results(side, prices=args.prices, skip_bad=args.skip_bad) for side in (args.a, args.b)]
     table = compare(*sides)
     if table.empty:
         raise ValueError(f"{args.a} and {args.b} have no measured point in common")
@@ -199,10 +195,8 @@ def _compare(args) -> int:
 def _recommend(args) -> int:
     from infermeter.analysis import DEFAULT_HEADROOM, recommend
     from infermeter.frame import load_results
-    from infermeter.sweep.store import printed_notes
 
-    with printed_notes():
-        frame = load_results(*args.results, prices=args.prices, skip_bad=args.skip_bad)
+    frame = load_results(*args.results, prices=args.prices, skip_bad=args.skip_bad)
     sla = args.sla
     if sla is None:
         configured = set(frame["sla"].dropna())
@@ -218,10 +212,8 @@ def _recommend(args) -> int:
 def _report(args) -> int:
     from infermeter.frame import load_results
     from infermeter.report import write_report
-    from infermeter.sweep.store import printed_notes
 
-    with printed_notes():
-        frame = load_results(*args.results, prices=args.prices, skip_bad=args.skip_bad)
+    frame = load_results(*args.results, prices=args.prices, skip_bad=args.skip_bad)
     report = write_report(frame, args.output, points=args.points)
     print(report.terminal)
     print(f"\nreport: {report.html} (also summary.md, summary.csv and {len(report.figures)} figures in {report.folder})")
@@ -274,15 +266,14 @@ def _predict(args) -> int:
     from infermeter.predict import (highest_rate, meets_sla, parse_number, parse_numbers, service_times_from_results,
                                     simulate, table)
     from infermeter.sla import parse_sla
-    from infermeter.sweep.store import printed_notes, results_path
+    from infermeter.sweep.store import results_path
 
     if args.rate is None and args.sla is None:
         raise ValueError("give --rate, or --sla alone to search the highest rate meeting it")
     sla = parse_sla(args.sla) if args.sla else None
     if args.json:
         _native.check_output_paths([("json", args.json)], [str(results_path(r)) for r in args.results])
-    with printed_notes():
-        service = service_times_from_results(args.results)
+    service = service_times_from_results(args.results)
     print(f"service times: {service}")
     common = {"preferred_batches": parse_numbers("--preferred-batches", args.preferred_batches, int)
               if args.preferred_batches else (),
@@ -520,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     previous = _stop_on_sigterm()
     try:
-        return args.func(args)
+        with warnings_as_lines():
+            return args.func(args)
     except (ValueError, TypeError, OSError, _native.EngineError, CompileError) as e:
         # Bad input is 2; a model, torch or file-system failure (a full disk: the results file says which) is 1.
         print(f"infermeter: {e}", file=sys.stderr)

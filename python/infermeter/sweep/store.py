@@ -15,7 +15,6 @@ import errno
 import json
 import math
 import os
-import sys
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -383,24 +382,5 @@ def warn_skipped(skipped: list[BadRecord]) -> None:
         warnings.warn(skipped_note(skipped), SkippedRecords, stacklevel=3)
 
 
-# What a reader says of its input, printed by the command line as one `infermeter: ...` line.
+# What a reader says of its input, which the command line prints every time (warning_lines.py).
 READER_NOTES = (SkippedRecords, StillBeingWritten)
-
-
-@contextlib.contextmanager
-def printed_notes():
-    """While active, a reader's notes (READER_NOTES) are printed as one
-    `infermeter: ...` line on stderr each, as the command line prints its
-    errors; other warnings are shown as usual."""
-    with warnings.catch_warnings(record=True) as caught:
-        for category in READER_NOTES:
-            warnings.simplefilter("always", category)
-        try:
-            yield
-        finally:
-            shown = list(caught)
-    for w in shown:
-        if issubclass(w.category, READER_NOTES):
-            print(f"infermeter: {w.message}", file=sys.stderr)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
