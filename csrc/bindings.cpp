@@ -163,7 +163,9 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "check_option_value",
       [](const std::string& name, const py::handle& value) {
-        return from_json(check_option_value(name, python_to_json(value)));
+        py::dict named;  // so that a value python_to_json refuses is named by the option
+        named[py::str(name)] = value;
+        return from_json(check_option_value(name, python_to_json(named).at(name)));
       },
       py::arg("name"), py::arg("value"),
       "One option's value checked against its type, choices and bounds, in canonical form; ValueError otherwise.");

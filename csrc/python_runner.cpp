@@ -56,8 +56,6 @@ nlohmann::json python_to_json(const py::handle& value) {
   if (value.is_none()) return nullptr;
   if (py::isinstance<py::bool_>(value)) return value.cast<bool>();
   if (py::isinstance<py::int_>(value)) {
-    // Python's ints have no bound: one past 64 bits goes on as a float, which
-    // the option check then refuses by name (a cast error would name no option).
     int overflow = 0;
     const long long small = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
     if (overflow == 0) return static_cast<int64_t>(small);
@@ -66,10 +64,12 @@ nlohmann::json python_to_json(const py::handle& value) {
       if (!PyErr_Occurred()) return static_cast<uint64_t>(large);
       PyErr_Clear();
     }
-    const double approximate = PyLong_AsDouble(value.ptr());
-    if (!PyErr_Occurred()) return approximate;
-    PyErr_Clear();  // past the double range too
-    return overflow > 0 ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+    // Python's ints have no bound. Refused here, by the key the dict branch
+    // adds: a float in their place would be called "not an integer", and one
+    // past the double range would read as null.
+    const auto bits = value.attr("bit_length")().cast<int64_t>();
+    throw std::invalid_argument("must fit in 64 bits, got " + (bits <= 128 ? py::str(value).cast<std::string>()
+                                                                           : "an integer of " + std::to_string(bits) + " bits"));
   }
   if (py::isinstance<py::float_>(value)) return value.cast<double>();
   if (py::isinstance<py::str>(value)) return value.cast<std::string>();
@@ -80,11 +80,18 @@ nlohmann::json python_to_json(const py::handle& value) {
   }
   if (py::isinstance<py::dict>(value)) {
     nlohmann::json out = nlohmann::json::object();
-    for (const auto& [k, v] : value.cast<py::dict>()) out[py::str(k).cast<std::string>()] = python_to_json(v);
+    for (const auto& [k, v] : value.cast<py::dict>()) {
+      const std::string key = py::str(k).cast<std::string>();
+      try {
+        out[key] = python_to_json(v);
+      } catch (const std::invalid_argument& e) {  // named by the key it is the value of
+        throw std::invalid_argument(key + " " + e.what());
+      }
+    }
     return out;
   }
-  throw std::invalid_argument("a " + py::str(value.get_type().attr("__name__")).cast<std::string>() +
-                              " is not a plain value (" + py::repr(value).cast<std::string>() + ")");
+  throw std::invalid_argument("is a " + py::str(value.get_type().attr("__name__")).cast<std::string>() +
+                              ", not a plain value (" + py::repr(value).cast<std::string>() + ")");
 }
 
 PythonRunner::PythonRunner(py::object model)

@@ -15,7 +15,8 @@
 namespace infermeter {
 
 // Plain Python values (None, bool, int, float, str, lists, tuples, dicts) as
-// JSON; floats keep inf and nan. std::invalid_argument for anything else.
+// JSON; floats keep inf and nan. std::invalid_argument for anything else and
+// for an int past 64 bits, named by its key in the dict that holds it.
 nlohmann::json python_to_json(const pybind11::handle& value);
 
 // `model` (python/infermeter/backends/python_runner.py's protocol) has

@@ -1,6 +1,7 @@
 #include "reporters.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -187,6 +188,15 @@ std::string console_summary(const nlohmann::json& r) {
 }
 
 void write_file_atomically(const std::string& path, const std::string& text) {
+  // The rename would replace whatever is there: a device or a pipe too (as
+  // root, /dev/null itself). Callers that check their outputs first refuse
+  // this before measuring; this holds for every caller.
+  struct stat target {};
+  if (::stat(path.c_str(), &target) == 0 && !S_ISREG(target.st_mode))
+    throw WriteFailure("cannot write '" + path + "': " +
+                       (S_ISDIR(target.st_mode) ? "it is a directory"
+                                                : "it is not a regular file (a device, pipe or socket), which the "
+                                                  "rename would replace"));
   const std::string scratch = path + ".partial-" + std::to_string(getpid());
   const auto fail = [&](const std::string& what) {
     const std::string why = std::strerror(errno);

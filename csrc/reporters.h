@@ -53,7 +53,8 @@ struct WriteFailure : std::runtime_error {
 
 // Writes `text` to `path` through a scratch file in the same folder renamed
 // over it, so a reader never sees half a file and a failed write leaves any
-// earlier file untouched; WriteFailure naming the file when it cannot.
+// earlier file untouched; WriteFailure naming the file when it cannot, or
+// when `path` is a directory or a special file (which the rename would replace).
 void write_file_atomically(const std::string& path, const std::string& text);
 
 }  // namespace infermeter

@@ -20,6 +20,7 @@ import os
 import re
 import resource
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -41,6 +42,7 @@ from infermeter.cli import main
 from infermeter.cost import load_catalog
 from infermeter.export import file_identity, written_since
 from infermeter.input_spec import INPUT_SPEC_FILE, InputSpec, ModelInputs
+from infermeter.options import check_value
 from infermeter.report import write_report
 from infermeter.report.formats import write_report_folder
 from infermeter.sla import parse_sla
@@ -1449,12 +1451,34 @@ def test_numbers_that_are_not_values(bench_binary, models, capsys):
         for value in ("nan", "inf"):
             code, err = cli(capsys, "run", models["linear"], flag, value, "--duration", "0.2", "--no-calibrate")
             assert code == 2 and err.startswith(f"infermeter: {flag[2:]} must be "), err
-    with pytest.raises(ValueError, match=r"threads expects an integer, got 1e\+20"):
+    with pytest.raises(ValueError, match=r"^threads must fit in 64 bits, got 100000000000000000000$"):
         benchmark(models["linear"], threads=10**20, **QUICK)
-    with pytest.raises(ValueError, match="seed expects an integer"):
+    with pytest.raises(ValueError, match=r"^threads must fit in 64 bits, got an integer of 1329 bits$"):
+        benchmark(models["linear"], threads=10**400, **QUICK)
+    with pytest.raises(ValueError, match=r"^seed must fit in 64 bits, got 18446744073709551616$"):
         benchmark(models["linear"], seed=2**64, **QUICK)
+    assert check_value("seed", 2**64 - 1) == 2**64 - 1  # the largest seed, a uint64
+    with pytest.raises(ValueError, match=r"^batch_size must fit in 64 bits, got -9223372036854775809$"):
+        check_value("batch_size", -2**63 - 1)
     user_error(bench(bench_binary, models["linear"], "--load", "dynamic-batching", "--rate", "100", "--max-batch",
                      str(1 << 20)), 2, "max_batch must be >= 1 and at most 16384")
+
+
+@row("a result saved onto a pipe or a folder (the rename would replace the pipe; as root, a device too)",
+     "Python API (Result.save, Result.save_interval_log)", "an OSError naming the file and why; nothing replaced",
+     "message, error type, the pipe and the folder as they were")
+def test_a_result_is_never_saved_over_a_special_file(linear_model, tmp_path):
+    result = benchmark(linear_model, **QUICK)
+    pipe, folder = tmp_path / "pipe", tmp_path / "folder"
+    os.mkfifo(pipe)
+    folder.mkdir()
+    for save in (result.save, result.save_interval_log):
+        with pytest.raises(OSError, match=f"cannot write '{re.escape(str(pipe))}': it is not a regular file"):
+            save(pipe)
+        with pytest.raises(OSError, match=f"cannot write '{re.escape(str(folder))}': it is a directory"):
+            save(folder)
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode) and list(folder.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "pipe"]
 
 
 @row("results that are no records: JSON nested 100,000 deep, a last line `null` (with its newline), a run's result "
