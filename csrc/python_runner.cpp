@@ -1,7 +1,5 @@
 #include "python_runner.h"
 
-#include <limits>
-
 #include <stdexcept>
 
 #include "infermeter/errors.h"

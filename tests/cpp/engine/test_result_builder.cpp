@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "test_support.h"
@@ -563,15 +565,25 @@ TEST_CASE("write_file_atomically: an error names the file, and a failed write le
     CHECK(contains(e.what(), "cannot write '" + missing + "'"));
     CHECK(contains(e.what(), "No such file or directory"));
   }
-  // A folder where the file should be: the scratch file is written, the rename fails, the scratch is removed.
+  // A folder or a pipe where the file should be: refused before a scratch
+  // file is written, since the rename would replace the pipe (as root, a device).
   const std::string folder = dir.path + "/taken";
+  const std::string pipe = dir.path + "/pipe";
   REQUIRE(mkdir(folder.c_str(), 0755) == 0);
-  try {
-    write_file_atomically(folder, "x");
-    FAIL("no error for a path that is a folder");
-  } catch (const std::runtime_error& e) {
-    CHECK(contains(e.what(), "cannot write '" + folder + "'"));
-    CHECK(contains(e.what(), "renaming the scratch file over it"));
+  REQUIRE(mkfifo(pipe.c_str(), 0644) == 0);
+  for (const auto& [path, why] : {std::pair{folder, "it is a directory"},
+                                  std::pair{pipe, "it is not a regular file (a device, pipe or socket)"}}) {
+    try {
+      write_file_atomically(path, "x");
+      FAIL("no error for a path that is " << why);
+    } catch (const WriteFailure& e) {
+      CHECK(contains(e.what(), "cannot write '" + path + "': " + why));
+    }
   }
-  CHECK(dir.entries() == std::vector<std::string>{"taken"});
+  struct stat status {};
+  REQUIRE(stat(pipe.c_str(), &status) == 0);
+  CHECK(S_ISFIFO(status.st_mode));
+  auto names = dir.entries();
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"pipe", "taken"});
 }
