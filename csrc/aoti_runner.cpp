@@ -104,8 +104,8 @@ PackageFacts read_package_facts(const std::string& file, const std::string& path
 // Loading a package dlopens its libraries, which runs their code: unless the
 // user vouches for the package, every library must be one infermeter's export
 // recorded (its digest in the export facts, which the export computed from
-// the compiled package). Why it is not trusted, or empty.
-// Why the libraries are not the ones infermeter's export recorded, or empty.
+// the compiled package). Why the libraries are not the ones infermeter's
+// export recorded, or empty.
 std::string untrusted_libraries(const PackageFacts& facts) {
   const auto info = nlohmann::json::parse(facts.export_info.empty() ? "null" : facts.export_info, nullptr, false);
   const nlohmann::json recorded =

@@ -12,6 +12,7 @@
 
 #include "infermeter/errors.h"
 #include "sha256.h"
+#include "write_all.h"
 
 namespace infermeter {
 namespace {
@@ -24,18 +25,6 @@ struct Descriptor {
   }
   int fd;
 };
-
-// Writes all of `data`, through short writes and signals; false with errno set.
-bool write_all(int fd, const uint8_t* data, size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
 
 }  // namespace
 

@@ -16,6 +16,7 @@
 
 #include "infermeter/load_generator.h"
 #include "result_builder.h"
+#include "write_all.h"
 
 namespace infermeter {
 
@@ -208,15 +209,9 @@ void write_file_atomically(const std::string& path, const std::string& text) {
     const std::string why = std::strerror(errno);
     throw WriteFailure("cannot write '" + path + "': " + why);
   }
-  size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      fail("writing");
-    }
-    written += static_cast<size_t>(n);
+  if (!write_all(fd, text.data(), text.size())) {
+    ::close(fd);
+    fail("writing");
   }
   if (::fsync(fd) != 0) {
     ::close(fd);
